@@ -1,0 +1,87 @@
+namespace GpuNet.Kernels;
+
+/// <summary>
+/// The primitive ops every device implements, on strided views. This is the whole contract
+/// between the tensor layer and a device: shapes are already checked and broadcast (broadcast
+/// operands arrive with zero strides), dtypes already agree, and outputs are allocated by the
+/// caller. Ops are asynchronous on devices that can be; <see cref="Synchronize"/> and the
+/// downloads wait for them.
+/// </summary>
+/// <remarks>
+/// Dtype rules the caller guarantees: elementwise operands share one dtype (the output too,
+/// comparisons included: a mask is 1/0 in the operands' dtype); <see cref="Copy"/> converts;
+/// index operands are Int32; ArgMax/ArgMin write Int32. Ops marked "floating only" in
+/// <see cref="UnaryOp"/>/<see cref="BinaryOp"/> are never sent Int32.
+/// </remarks>
+public interface IBackend : IDisposable
+{
+    /// <summary>The device this backend computes on.</summary>
+    Device Device { get; }
+
+    /// <summary>The device's caching allocator.</summary>
+    MemoryPool Pool { get; }
+
+    /// <summary>Rents a buffer of <paramref name="length"/> elements; contents are undefined.</summary>
+    DeviceBuffer Allocate(DType dtype, long length);
+
+    /// <summary>Copies host data into <paramref name="dst"/> starting at element <paramref name="dstOffset"/>.</summary>
+    void Upload<T>(ReadOnlySpan<T> src, DeviceBuffer dst, long dstOffset = 0) where T : unmanaged;
+
+    /// <summary>Copies <c>dst.Length</c> elements from <paramref name="src"/> (from element <paramref name="srcOffset"/>) to the host; waits for pending work.</summary>
+    void Download<T>(DeviceBuffer src, Span<T> dst, long srcOffset = 0) where T : unmanaged;
+
+    /// <summary>Waits until every launched op has finished.</summary>
+    void Synchronize();
+
+    /// <summary>y = value everywhere in the view.</summary>
+    void Fill(StridedView y, double value);
+
+    /// <summary>y[i] = start + i·step over the view's elements in row-major order (Arange, Linspace).</summary>
+    void FillAffine(StridedView y, double start, double step);
+
+    /// <summary>
+    /// Counter-based random numbers (Philox-4x32-10 keyed by <paramref name="seed"/>): the k-th
+    /// element in row-major order is a pure function of (seed, counterOffset + k), identical on every backend.
+    /// </summary>
+    void FillRandom(StridedView y, RandomDistribution distribution, ulong seed, ulong counterOffset, double alpha, double beta);
+
+    /// <summary>y = x elementwise, converting dtype when they differ (float→int truncates toward zero).</summary>
+    void Copy(StridedView x, StridedView y);
+
+    /// <summary>y = op(x) elementwise; x and y have one shape and one dtype.</summary>
+    void Unary(UnaryOp op, StridedView x, StridedView y, double alpha = 0, double beta = 0);
+
+    /// <summary>y = op(a, b) elementwise; a, b and y have one shape and one dtype.</summary>
+    void Binary(BinaryOp op, StridedView a, StridedView b, StridedView y);
+
+    /// <summary>y = condition ≠ 0 ? a : b; condition may have a different dtype from a, b, y.</summary>
+    void Where(StridedView condition, StridedView a, StridedView b, StridedView y);
+
+    /// <summary>
+    /// Reduces the middle axis of a rank-3 view x = [outer, n, inner] into y = [outer, inner].
+    /// n may be 0 only for Sum (giving 0). ArgMax/ArgMin write Int32 and return the first extreme index.
+    /// </summary>
+    void Reduce(ReduceOp op, StridedView x, StridedView y);
+
+    /// <summary>
+    /// Softmax (or log-softmax) over the middle axis of x = [outer, n, inner] into y of the same
+    /// shape, numerically stable (the row maximum is subtracted first).
+    /// </summary>
+    void Softmax(StridedView x, StridedView y, bool log);
+
+    /// <summary>
+    /// Batched matrix product c[b] = a[b] · b[b] with a = [batch, m, k], b = [batch, k, n],
+    /// c = [batch, m, n]. Any strides (transposes, broadcast batches) are allowed on a and b;
+    /// c does not alias them.
+    /// </summary>
+    void MatMul(StridedView a, StridedView b, StridedView c);
+
+    /// <summary>y[o, j, i] = x[o, index[o, j, i], i] with x = [outer, n, inner], index and y = [outer, m, inner]. Indices are in range.</summary>
+    void Gather(StridedView x, StridedView index, StridedView y);
+
+    /// <summary>
+    /// y[o, index[o, j, i], i] += src[o, j, i] with src and index = [outer, m, inner], y = [outer, n, inner];
+    /// accumulates into y, deterministically (no atomics: the order of additions is fixed).
+    /// </summary>
+    void ScatterAdd(StridedView src, StridedView index, StridedView y);
+}
