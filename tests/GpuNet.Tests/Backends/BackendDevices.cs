@@ -27,8 +27,9 @@ public static class BackendDevices
         }
     }
 
-    /// <summary>Resolves a name from a test case to its device.</summary>
-    public static Device Resolve(string name) => Device.Get(name);
+    /// <summary>Resolves a name from a test case to its device (<c>reference[:Mutation]</c> is the suite's own host oracle device).</summary>
+    public static Device Resolve(string name) =>
+        name.StartsWith("reference", StringComparison.OrdinalIgnoreCase) ? ReferenceBackend.DeviceFor(name) : Device.Get(name);
 
     /// <summary>True when the name in GPUNET_DEVICE denotes a GPU kind.</summary>
     public static bool NamesGpu(string? spec)

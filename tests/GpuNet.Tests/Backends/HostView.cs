@@ -56,6 +56,27 @@ public sealed class HostView
         return o;
     }
 
+    // Rank-2 and rank-3 accessors without the params array (the oracle's matmul / reduction loops).
+    public double this[int i0, int i1, int i2]
+    {
+        get => Data[OffsetOf3(i0, i1, i2)];
+        set => Data[OffsetOf3(i0, i1, i2)] = ReferenceOps.Conform(DType, value);
+    }
+
+    public double this[int i0, int i1]
+    {
+        get => Data[OffsetOf([i0, i1])];
+        set => Data[OffsetOf([i0, i1])] = ReferenceOps.Conform(DType, value);
+    }
+
+    private long OffsetOf3(int i0, int i1, int i2)
+    {
+        if (Rank != 3) throw new ArgumentException($"HostView: 3 indices for view rank {Rank}.");
+        if ((uint)i0 >= (uint)Shape[0] || (uint)i1 >= (uint)Shape[1] || (uint)i2 >= (uint)Shape[2])
+            throw new IndexOutOfRangeException($"HostView: index [{i0},{i1},{i2}] out of range for shape [{string.Join(",", Shape)}].");
+        return Offset + (long)i0 * Strides[0] + (long)i1 * Strides[1] + (long)i2 * Strides[2];
+    }
+
     public double this[params int[] index]
     {
         get => Data[OffsetOf(index)];
