@@ -114,10 +114,10 @@ public static class Values
 /// <summary>Shapes for the suite: fixed edge cases first, then random ones from a fixed seed.</summary>
 public static class Shapes
 {
-    /// <summary>Rank 0, size-1 dims, empty dims, a prime-sized run.</summary>
+    /// <summary>Rank 0, size-1 dims, empty dims, a prime-sized run, and ranks 5 and 8 (StridedView.MaxRank).</summary>
     public static readonly int[][] Edge =
     [
-        [], [1], [0], [7], [1, 1, 1, 1], [3, 0, 2], [2, 1, 3], [4, 5], [2, 3, 1, 5], [67],
+        [], [1], [0], [7], [1, 1, 1, 1], [3, 0, 2], [2, 1, 3], [4, 5], [2, 3, 1, 5], [67], [3, 1, 2, 2, 1], [2, 1, 2, 1, 2, 1, 2, 3],
     ];
 
     public static int[] Random(Random rng, int maxRank = 4, long maxCount = 240)
@@ -140,7 +140,7 @@ public static class Shapes
     /// <summary>The edge shapes followed by <paramref name="randomCount"/> random ones.</summary>
     public static IEnumerable<int[]> EdgeThenRandom(Random rng, int randomCount, int maxRank = 4)
     {
-        foreach (var s in Edge) if (s.Length <= maxRank) yield return s;
+        foreach (var s in Edge) yield return s;
         for (int i = 0; i < randomCount; i++) yield return Random(rng, maxRank);
     }
 
