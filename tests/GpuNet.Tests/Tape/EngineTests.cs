@@ -154,7 +154,10 @@ public sealed class EngineTests
     {
         using (GradMode.Disable())
         {
-            bool other = Task.Run(() => GradMode.IsEnabled).GetAwaiter().GetResult();
+            bool other = false;
+            var thread = new Thread(() => other = GradMode.IsEnabled);
+            thread.Start();
+            thread.Join();
             Assert.True(other);
             Assert.False(GradMode.IsEnabled);
         }
