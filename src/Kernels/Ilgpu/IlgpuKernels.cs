@@ -172,8 +172,10 @@ internal static class IlgpuKernels
         for (int j = 0; j < r.N; j++) s += default(TM).Exp(x[ax.At(o, j, i)] - m);
         if (log != 0)
         {
-            T ls = m + default(TM).Log(s);
-            for (int j = 0; j < r.N; j++) y[ay.At(o, j, i)] = x[ax.At(o, j, i)] - ls;
+            // (x − m) − log s, not x − (m + log s): with large logits m + log s rounds at m's
+            // magnitude, while x − m is exact near the maximum.
+            T ls = default(TM).Log(s);
+            for (int j = 0; j < r.N; j++) y[ay.At(o, j, i)] = (x[ax.At(o, j, i)] - m) - ls;
         }
         else
         {
