@@ -78,7 +78,7 @@ internal static class IlgpuKernels
         where TC : unmanaged, INumber<TC> where T : unmanaged, INumber<T>
     {
         var c = Geo.Decompose(i, d);
-        // Read only the chosen operand: the other may be a broadcast scalar or garbage-free but unneeded.
+        // Read only the chosen operand: half the loads, and a masked-out element is never touched.
         long o = Geo.At(c, sy);
         if (cond[Geo.At(c, sc)] != TC.Zero) y[o] = a[Geo.At(c, sa)];
         else y[o] = b[Geo.At(c, sb)];

@@ -10,7 +10,16 @@ public sealed class IlgpuCpuFixture
     public IlgpuCpuFixture()
     {
         // Straight from discovery: Device.All also needs the managed backend, which is built elsewhere.
-        Device = IlgpuDiscovery.Discover().First(d => d.Kind == DeviceKind.IlgpuCpu);
+        // GPUNET_ILGPU_TEST_DEVICE=cuda|opencl runs the same tests on a GPU when one is present.
+        var wanted = Environment.GetEnvironmentVariable("GPUNET_ILGPU_TEST_DEVICE")?.Trim().ToLowerInvariant() switch
+        {
+            "cuda" => DeviceKind.Cuda,
+            "opencl" => DeviceKind.OpenCL,
+            _ => DeviceKind.IlgpuCpu,
+        };
+        var devices = IlgpuDiscovery.Discover().ToList();
+        Device = devices.FirstOrDefault(d => d.Kind == wanted)
+            ?? throw new InvalidOperationException($"GPUNET_ILGPU_TEST_DEVICE asks for {wanted}, but ILGPU found only: {string.Join(", ", devices.Select(d => d.Name))}.");
         Backend = (IlgpuBackend)Device.Backend;
     }
 
