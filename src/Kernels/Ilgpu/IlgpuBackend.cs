@@ -18,8 +18,7 @@ public sealed class IlgpuBackend : IBackend
     // thread per row would leave the device idle (sum of everything would run on one thread).
     private const int SplitRowLimit = 1024;
     private const int SplitMinN = 2048;
-    private const int SplitTargetThreads = 4096;
-    private const int SplitMinChunk = 256;
+    private const int SplitMinPerLane = 64;
     // CUDA caps grid y and z at 65535 blocks; matmul launches are cut into pieces that fit.
     private const int MaxGridYZ = 65535;
 
@@ -30,6 +29,7 @@ public sealed class IlgpuBackend : IBackend
     private readonly Lock _kernelLock = new();
     private readonly Type _tileType;
     private readonly int _tile;
+    private readonly int _splitTargetThreads;
     private int _disposed;
 
     internal IlgpuBackend(Device device, Context context, Accelerator accelerator)
@@ -44,6 +44,8 @@ public sealed class IlgpuBackend : IBackend
             : maxGroup >= 64 ? (8, typeof(Tile8))
             : maxGroup >= 16 ? (4, typeof(Tile4))
             : (2, typeof(Tile2));
+        // Enough partial lanes to fill the device (its resident thread count), within sane bounds.
+        _splitTargetThreads = (int)Math.Clamp((long)accelerator.MaxNumThreads, 64, 1 << 18);
         Pool = new MemoryPool(device, AllocateRaw, FreeRaw);
     }
 
@@ -370,49 +372,45 @@ public sealed class IlgpuBackend : IBackend
     {
         int outer = x.Shape[0], n = x.Shape[1], inner = x.Shape[2];
         long rows = (long)outer * inner;
-        // Few long rows: split each row into `parts` chunks, reduce chunks in parallel, then the partials.
-        int parts = 1;
+        // Few long rows: give each row `lanes` interleaved partial reductions, then reduce the partials.
+        int lanes = 1;
         if (rows < SplitRowLimit && n >= SplitMinN)
-            parts = (int)Math.Clamp(SplitTargetThreads / rows, 1, (n + SplitMinChunk - 1) / SplitMinChunk);
-        int chunk = (n + parts - 1) / parts;
-        parts = (n + chunk - 1) / chunk;
-        CheckLaunchSize(name, rows * parts);
+            lanes = (int)Math.Clamp(_splitTargetThreads / rows, 1, n / SplitMinPerLane);
+        CheckLaunchSize(name, rows * lanes);
         var ax = Axis3.Of(x);
-        var rowsPass1 = new Rows { Outer = outer, N = n, Inner = inner, M = parts };
-        int threads1 = (int)(rows * parts);
+        var pass1 = new Rows { Outer = outer, N = n, Inner = inner, M = lanes };
+        int threads1 = (int)(rows * lanes);
+        var dense = new Axis3 { Offset = 0, SO = lanes * inner, SN = inner, SI = 1 };
 
         if (op is ReduceOp.Sum or ReduceOp.Max or ReduceOp.Min)
         {
             var red = op switch { ReduceOp.Sum => typeof(SumRed<T>), ReduceOp.Max => typeof(MaxRed<T>), _ => typeof(MinRed<T>) };
-            var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, int>>(name, "Reduce", typeof(T), red);
-            if (parts == 1)
+            var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3>>(name, "Reduce", typeof(T), red);
+            if (lanes == 1)
             {
-                kernel(_stream, threads1, View<T>(x), View<T>(y), rowsPass1, ax, ay, n);
+                kernel(_stream, threads1, View<T>(x), View<T>(y), pass1, ax, ay);
                 return;
             }
-            using var partial = Allocate(x.DType, rows * parts);
-            var dense = new Axis3 { Offset = 0, SO = parts * inner, SN = inner, SI = 1 };
-            kernel(_stream, threads1, View<T>(x), ((IlgpuBuffer)partial).View<T>(), rowsPass1, ax, dense, chunk);
-            var rowsPass2 = new Rows { Outer = outer, N = parts, Inner = inner, M = 1 };
-            // Disposing the temporary right after queuing is safe: all work is on one in-order stream,
-            // so whoever rents it next is queued after these kernels.
-            kernel(_stream, (int)rows, ((IlgpuBuffer)partial).View<T>(), View<T>(y), rowsPass2, dense, ay, parts);
+            // Disposing temporaries right after queuing is safe: all work is on one in-order stream,
+            // so whoever rents the memory next is queued after these kernels.
+            using var partial = Allocate(x.DType, rows * lanes);
+            kernel(_stream, threads1, View<T>(x), ((IlgpuBuffer)partial).View<T>(), pass1, ax, dense);
+            kernel(_stream, (int)rows, ((IlgpuBuffer)partial).View<T>(), View<T>(y), new Rows { Outer = outer, N = lanes, Inner = inner, M = 1 }, dense, ay);
         }
         else
         {
             var cmp = op == ReduceOp.ArgMax ? typeof(ArgMaxCmp<T>) : typeof(ArgMinCmp<T>);
-            var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<int>, Rows, Axis3, Axis3, Axis3, int, int>>(name, "ArgReduce", typeof(T), cmp);
-            if (parts == 1)
+            var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<int>, Rows, Axis3, Axis3, Axis3, int>>(name, "ArgReduce", typeof(T), cmp);
+            if (lanes == 1)
             {
-                kernel(_stream, threads1, View<T>(x), View<T>(x), View<int>(y), rowsPass1, ax, default, ay, n, 0);
+                kernel(_stream, threads1, View<T>(x), View<T>(x), View<int>(y), pass1, ax, default, ay, 0);
                 return;
             }
-            using var vals = Allocate(x.DType, rows * parts);
-            using var idx = Allocate(DType.Int32, rows * parts);
-            var dense = new Axis3 { Offset = 0, SO = parts * inner, SN = inner, SI = 1 };
-            kernel(_stream, threads1, View<T>(x), ((IlgpuBuffer)vals).View<T>(), ((IlgpuBuffer)idx).View<int>(), rowsPass1, ax, dense, dense, chunk, 1);
+            using var vals = Allocate(x.DType, rows * lanes);
+            using var idx = Allocate(DType.Int32, rows * lanes);
+            kernel(_stream, threads1, View<T>(x), ((IlgpuBuffer)vals).View<T>(), ((IlgpuBuffer)idx).View<int>(), pass1, ax, dense, dense, 1);
             var finish = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<int>, Rows, Axis3>>(name, "ArgFinish", typeof(T), cmp);
-            finish(_stream, (int)rows, ((IlgpuBuffer)vals).View<T>(), ((IlgpuBuffer)idx).View<int>(), View<int>(y), new Rows { Outer = outer, N = parts, Inner = inner, M = parts }, ay);
+            finish(_stream, (int)rows, ((IlgpuBuffer)vals).View<T>(), ((IlgpuBuffer)idx).View<int>(), View<int>(y), new Rows { Outer = outer, N = lanes, Inner = inner, M = lanes }, ay);
         }
     }
 

@@ -87,47 +87,45 @@ internal static class IlgpuKernels
     // ---- reductions --------------------------------------------------------------------------
 
     /// <summary>
-    /// One thread per (o, p, i): folds x[o, j, i] for j in chunk p = [p·chunk, min(N, p·chunk + chunk))
-    /// into y[o, p, i]. With one chunk (r.M = 1) this is the whole reduction; with several it is
-    /// the first pass of the split used when there are few rows and long ones (sum of everything).
+    /// One thread per (o, p, i): folds x[o, j, i] for j = p, p + M, p + 2M, … &lt; N into y[o, p, i]
+    /// (M = r.M partial lanes). With M = 1 this is the whole reduction; with several it is the first
+    /// pass of the split used when there are few, long rows (sum of everything). Interleaving the
+    /// lanes rather than giving each a contiguous chunk makes neighbouring threads read neighbouring
+    /// elements (coalesced on a GPU). The order of additions is fixed, so results are deterministic.
     /// </summary>
     [Kernel]
-    public static void Reduce<T, TRed>(Index1D t, ArrayView<T> x, ArrayView<T> y, Rows r, Axis3 ax, Axis3 ay, int chunk)
+    public static void Reduce<T, TRed>(Index1D t, ArrayView<T> x, ArrayView<T> y, Rows r, Axis3 ax, Axis3 ay)
         where T : unmanaged, INumber<T> where TRed : struct, IReduceOp<T>
     {
         int i = t % r.Inner;
         int rest = t / r.Inner;
         int p = rest % r.M;
         int o = rest / r.M;
-        int start = p * chunk;
-        int end = XMin(r.N, start + chunk);
         T acc = T.Zero;
-        if (start < end)
+        if (p < r.N)
         {
-            acc = x[ax.At(o, start, i)];
-            for (int j = start + 1; j < end; j++) acc = default(TRed).Combine(acc, x[ax.At(o, j, i)]);
+            acc = x[ax.At(o, p, i)];
+            for (int j = p + r.M; j < r.N; j += r.M) acc = default(TRed).Combine(acc, x[ax.At(o, j, i)]);
         }
         y[ay.At(o, p, i)] = acc;
     }
 
     /// <summary>
-    /// ArgMax/ArgMin over chunks, like <see cref="Reduce{T, TRed}"/>: writes the winning global
-    /// index to idx[o, p, i] and, when <paramref name="writeValues"/> ≠ 0, its value to vals[o, p, i]
-    /// for the second pass.
+    /// ArgMax/ArgMin over interleaved lanes, like <see cref="Reduce{T, TRed}"/>: writes the lane's
+    /// winning index to idx[o, p, i] and, when <paramref name="writeValues"/> ≠ 0, its value to
+    /// vals[o, p, i] for the second pass. Requires p &lt; N (the host never makes more lanes than N).
     /// </summary>
     [Kernel]
-    public static void ArgReduce<T, TCmp>(Index1D t, ArrayView<T> x, ArrayView<T> vals, ArrayView<int> idx, Rows r, Axis3 ax, Axis3 av, Axis3 aidx, int chunk, int writeValues)
+    public static void ArgReduce<T, TCmp>(Index1D t, ArrayView<T> x, ArrayView<T> vals, ArrayView<int> idx, Rows r, Axis3 ax, Axis3 av, Axis3 aidx, int writeValues)
         where T : unmanaged, INumber<T> where TCmp : struct, IArgOp<T>
     {
         int i = t % r.Inner;
         int rest = t / r.Inner;
         int p = rest % r.M;
         int o = rest / r.M;
-        int start = p * chunk;
-        int end = XMin(r.N, start + chunk);
-        T best = x[ax.At(o, start, i)];
-        int bestJ = start;
-        for (int j = start + 1; j < end; j++)
+        T best = x[ax.At(o, p, i)];
+        int bestJ = p;
+        for (int j = p + r.M; j < r.N; j += r.M)
         {
             T v = x[ax.At(o, j, i)];
             if (default(TCmp).Better(v, best)) { best = v; bestJ = j; }
@@ -136,7 +134,10 @@ internal static class IlgpuKernels
         if (writeValues != 0) vals[av.At(o, p, i)] = best;
     }
 
-    /// <summary>Second pass of a split ArgMax/ArgMin: vals/idx are dense [Outer, M, Inner]; earlier chunks win ties, so the first index overall wins.</summary>
+    /// <summary>
+    /// Second pass of a split ArgMax/ArgMin: vals/idx are dense [Outer, M, Inner]. Lanes interleave,
+    /// so on a tie (equal values, or both NaN) the smaller index wins: the first extreme overall.
+    /// </summary>
     [Kernel]
     public static void ArgFinish<T, TCmp>(Index1D t, ArrayView<T> vals, ArrayView<int> idx, ArrayView<int> y, Rows r, Axis3 ay)
         where T : unmanaged, INumber<T> where TCmp : struct, IArgOp<T>
@@ -150,7 +151,8 @@ internal static class IlgpuKernels
         {
             long k = baseOffset + (long)p * r.Inner;
             T v = vals[k];
-            if (default(TCmp).Better(v, best)) { best = v; bestJ = idx[k]; }
+            int j = idx[k];
+            if (default(TCmp).Better(v, best) || (!default(TCmp).Better(best, v) && j < bestJ)) { best = v; bestJ = j; }
         }
         y[ay.At(o, 0, i)] = bestJ;
     }
@@ -257,5 +259,4 @@ internal static class IlgpuKernels
         if (any) y[ay.At(o, k, i)] += s;
     }
 
-    private static int XMin(int a, int b) => a < b ? a : b;
 }

@@ -329,12 +329,13 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fx)
     }
 
     [Theory]
-    [InlineData(10)]
-    [InlineData(4000)] // split path: the NaN sits in a later chunk than the first maximum
+    [InlineData(70)]
+    [InlineData(4000)] // split path: partial lanes interleave (lane = j mod lanes on the CPU device's 64)
     public void Reduce_NaNPropagatesAndArgFindsFirstExtreme(int n)
     {
         var data = new double[n];
-        data[1] = 5; data[3] = 5; data[n - 2] = double.NaN; data[n - 1] = -9;
+        // Equal maxima at 65 (lane 1) and 2 (lane 2): the first index must win, not the first lane.
+        data[65] = 5; data[2] = 5; data[n - 2] = double.NaN; data[n - 1] = -9;
         using var xb = _be.Allocate(DType.Float64, n);
         _be.Upload<double>(data, xb);
         using var yb = _be.Allocate(DType.Float64, 1);
@@ -348,7 +349,7 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fx)
         _be.Reduce(ReduceOp.ArgMax, x, iy); _be.Download<int>(ib, ri); Assert.Equal(n - 2, ri[0]);
         data[n - 2] = 0;
         _be.Upload<double>(data, xb);
-        _be.Reduce(ReduceOp.ArgMax, x, iy); _be.Download<int>(ib, ri); Assert.Equal(1, ri[0]);
+        _be.Reduce(ReduceOp.ArgMax, x, iy); _be.Download<int>(ib, ri); Assert.Equal(2, ri[0]);
         _be.Reduce(ReduceOp.ArgMin, x, iy); _be.Download<int>(ib, ri); Assert.Equal(n - 1, ri[0]);
     }
 
