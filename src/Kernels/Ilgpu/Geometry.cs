@@ -122,7 +122,7 @@ internal struct Axis3
     public static Axis3 Of(StridedView v) => new() { Offset = v.Offset, SO = v.Strides[0], SN = v.Strides[1], SI = v.Strides[2] };
 }
 
-/// <summary>Sizes of a row-wise op: x = [Outer, N, Inner]; M is the middle extent of the second shape (gather/scatter, reduction chunks).</summary>
+/// <summary>Sizes of a row-wise op: x = [Outer, N, Inner]; M is the middle extent of the second shape (gather/scatter) or the number of partial lanes (reductions).</summary>
 internal struct Rows
 {
     public int Outer, N, Inner, M;

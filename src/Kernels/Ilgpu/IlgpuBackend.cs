@@ -14,7 +14,7 @@ namespace GpuNet.Kernels.Ilgpu;
 /// </summary>
 public sealed class IlgpuBackend : IBackend
 {
-    // Split a reduction into chunks when there are fewer rows than this and each is long: one
+    // Split a reduction into interleaved partial lanes when there are fewer rows than this and each is long: one
     // thread per row would leave the device idle (sum of everything would run on one thread).
     private const int SplitRowLimit = 1024;
     private const int SplitMinN = 2048;
