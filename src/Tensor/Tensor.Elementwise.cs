@@ -1,0 +1,365 @@
+using GpuNet.Kernels;
+
+namespace GpuNet;
+
+// Elementwise ops. Each public op is its forward (one backend launch) followed by its VJP, written
+// in tensor ops so that it can itself be differentiated.
+public sealed partial class Tensor
+{
+    private Tensor Map(string name, UnaryOp op, double alpha = 0, double beta = 0, bool floatingOnly = true)
+    {
+        ThrowIfDisposed(name);
+        if (floatingOnly && !DType.IsFloating())
+            throw new NotSupportedException($"{name}: dtype {DType.Name()} is not supported (expected float32 or float64) for the tensor of shape {ShapeUtil.Format(Shape)}; convert it with To(DType.Float32).");
+        var y = Empty(Shape, DType, Device, name);
+        if (NumElements > 0) Backend.Unary(op, AsView(), y.AsView(), alpha, beta);
+        return y;
+    }
+
+    private Tensor? GradIf(Func<Tensor> compute) => RequiresGrad ? compute() : null;
+
+    /// <summary>−x.</summary>
+    public Tensor Neg()
+    {
+        var y = Map("Neg", UnaryOp.Neg, floatingOnly: false);
+        return Record(y, "Neg", [this], g => [g.Neg()]);
+    }
+
+    /// <summary>|x|; the gradient at 0 is 0 (sign(0) = 0), as in PyTorch.</summary>
+    public Tensor Abs()
+    {
+        var y = Map("Abs", UnaryOp.Abs, floatingOnly: false);
+        return Record(y, "Abs", [this], [this], (g, s) => [g * s[0].Sign()]);
+    }
+
+    /// <summary>−1, 0 or +1; its gradient is zero everywhere.</summary>
+    public Tensor Sign()
+    {
+        var y = Map("Sign", UnaryOp.Sign, floatingOnly: false);
+        return Record(y, "Sign", [this], g => [ZerosLike(g)]);
+    }
+
+    /// <summary>eˣ.</summary>
+    public Tensor Exp()
+    {
+        var y = Map("Exp", UnaryOp.Exp);
+        return Record(y, "Exp", [this], [y], (g, s) => [g * s[0]]);
+    }
+
+    /// <summary>ln x.</summary>
+    public Tensor Log()
+    {
+        var y = Map("Log", UnaryOp.Log);
+        return Record(y, "Log", [this], [this], (g, s) => [g / s[0]]);
+    }
+
+    /// <summary>√x.</summary>
+    public Tensor Sqrt()
+    {
+        var y = Map("Sqrt", UnaryOp.Sqrt);
+        return Record(y, "Sqrt", [this], [y], (g, s) => [g * 0.5 / s[0]]);
+    }
+
+    /// <summary>sin x.</summary>
+    public Tensor Sin()
+    {
+        var y = Map("Sin", UnaryOp.Sin);
+        return Record(y, "Sin", [this], [this], (g, s) => [g * s[0].Cos()]);
+    }
+
+    /// <summary>cos x.</summary>
+    public Tensor Cos()
+    {
+        var y = Map("Cos", UnaryOp.Cos);
+        return Record(y, "Cos", [this], [this], (g, s) => [-(g * s[0].Sin())]);
+    }
+
+    /// <summary>The logistic function 1 / (1 + e⁻ˣ).</summary>
+    public Tensor Sigmoid()
+    {
+        var y = Map("Sigmoid", UnaryOp.Sigmoid);
+        return Record(y, "Sigmoid", [this], [y], (g, s) => [g * s[0] * (1.0 - s[0])]);
+    }
+
+    /// <summary>tanh x.</summary>
+    public Tensor Tanh()
+    {
+        var y = Map("Tanh", UnaryOp.Tanh);
+        return Record(y, "Tanh", [this], [y], (g, s) => [g * (1.0 - s[0] * s[0])]);
+    }
+
+    /// <summary>max(x, 0); the gradient at 0 is 0, as in PyTorch.</summary>
+    public Tensor Relu()
+    {
+        var y = Map("Relu", UnaryOp.Relu, floatingOnly: false);
+        return Record(y, "Relu", [this], [this], (g, s) => [g * s[0].Gt(0)]);
+    }
+
+    /// <summary>1 / x.</summary>
+    public Tensor Reciprocal()
+    {
+        var y = Map("Reciprocal", UnaryOp.Reciprocal);
+        return Record(y, "Reciprocal", [this], [y], (g, s) => [-(g * s[0] * s[0])]);
+    }
+
+    /// <summary>xᵖ for a scalar exponent.</summary>
+    public Tensor Pow(double exponent)
+    {
+        if (exponent == 1) return Affine(1, 0);
+        var y = Map("Pow", UnaryOp.PowScalar, exponent);
+        return Record(y, "Pow", [this], [this], (g, s) => [g * exponent * s[0].Pow(exponent - 1)]);
+    }
+
+    /// <summary>xᵉ elementwise with a tensor exponent (broadcast).</summary>
+    public Tensor Pow(Tensor exponent) => ElementwiseBinary("Pow", BinaryOp.Pow, this, exponent, (g, a, b, y) =>
+        [a.RequiresGrad ? g * b * a.Pow(b - 1.0) : null,
+         b.RequiresGrad ? g * y * a.Log() : null], floatingOnly: true);
+
+    /// <summary>α·x + β in one launch: the scalar forms of + − × ÷.</summary>
+    internal Tensor Affine(double alpha, double beta)
+    {
+        if (!DType.IsFloating() && (alpha != Math.Round(alpha) || beta != Math.Round(beta)))
+        {
+            using var promoted = To(DType.Float32);
+            return promoted.Affine(alpha, beta);
+        }
+        var y = Map("Affine", UnaryOp.Affine, alpha, beta, floatingOnly: false);
+        return Record(y, "Affine", [this], g => [g.Affine(alpha, 0)]);
+    }
+
+    /// <summary>Limits values to [min, max] (either may be null). The gradient passes where min ≤ x ≤ max, as in PyTorch.</summary>
+    public Tensor Clamp(double? min = null, double? max = null)
+    {
+        if (min is { } lo && max is { } hi && lo > hi)
+            throw new ArgumentException($"Clamp: min {lo} is greater than max {hi}.");
+        double a = min ?? double.NegativeInfinity, b = max ?? double.PositiveInfinity;
+        var y = Map("Clamp", UnaryOp.Clamp, a, b, floatingOnly: false);
+        return Record(y, "Clamp", [this], [this], (g, s) =>
+        {
+            using var inRange = s[0].Ge(a) * s[0].Le(b);
+            return [g * inRange];
+        });
+    }
+
+    // ---- binary ops ----
+
+    private delegate Tensor?[] BinaryVjp(Tensor g, Tensor a, Tensor b, Tensor y);
+
+    /// <summary>
+    /// The shared forward of every broadcasting binary op: device check, dtype promotion
+    /// (int32 → float32 → float64), broadcast, one launch; VJPs sum gradients back to each input's shape.
+    /// </summary>
+    private static Tensor ElementwiseBinary(string name, BinaryOp op, Tensor a, Tensor b, BinaryVjp? vjp, bool floatingOnly = false)
+    {
+        a.ThrowIfDisposed(name);
+        b.ThrowIfDisposed(name);
+        CheckSameDevice(name, a, b);
+        var dtype = Promote(a.DType, b.DType);
+        if (floatingOnly && !dtype.IsFloating()) dtype = DType.Float32;
+        var shape = ShapeUtil.BroadcastShape(name, a.Shape, b.Shape);
+        var pa = a.To(dtype);
+        var pb = b.To(dtype);
+        var y = Empty(shape, dtype, a.Device, name);
+        if (y.NumElements > 0) a.Backend.Binary(op, pa.BroadcastView(name, shape), pb.BroadcastView(name, shape), y.AsView());
+        // Promoted copies are op-internal: the node owns them when recording, else they go now.
+        if (vjp is null || !WillRecord(pa, pb))
+        {
+            if (pa != a) pa.Dispose();
+            if (pb != b) pb.Dispose();
+            return y;
+        }
+        var aShape = pa.Shape;
+        var bShape = pb.Shape;
+        var saved = new[] { pa.Saved(), pb.Saved(), y.Saved() };
+        if (pa != a) pa.Dispose();
+        if (pb != b) pb.Dispose();
+        return Record(y, name, [saved[0], saved[1]], g =>
+        {
+            var grads = vjp(g, saved[0], saved[1], saved[2]);
+            return [grads[0]?.SumToShape(aShape), grads[1]?.SumToShape(bShape)];
+        }, saved);
+    }
+
+    internal static DType Promote(DType a, DType b) =>
+        a == DType.Float64 || b == DType.Float64 ? DType.Float64
+        : a == DType.Float32 || b == DType.Float32 ? DType.Float32
+        : DType.Int32;
+
+    /// <summary>Sums a (broadcast) gradient back down to <paramref name="shape"/>: the one place broadcasting is undone.</summary>
+    internal Tensor SumToShape(int[] shape)
+    {
+        if (ShapeUtil.SameShape(Shape, shape)) return this;
+        int lead = Rank - shape.Length;
+        var dims = new List<int>();
+        for (int i = 0; i < Rank; i++)
+            if (i < lead || (shape[i - lead] == 1 && Shape[i] != 1)) dims.Add(i);
+        using var summed = Sum([.. dims], keepDim: true);
+        return summed.Reshape(shape);
+    }
+
+    /// <summary>Elementwise sum with broadcasting.</summary>
+    public static Tensor operator +(Tensor a, Tensor b) => ElementwiseBinary("Add", BinaryOp.Add, a, b, (g, x, y, _) => [x.RequiresGrad ? g : null, y.RequiresGrad ? g : null]);
+
+    /// <summary>Elementwise difference with broadcasting.</summary>
+    public static Tensor operator -(Tensor a, Tensor b) => ElementwiseBinary("Sub", BinaryOp.Sub, a, b, (g, x, y, _) => [x.RequiresGrad ? g : null, y.RequiresGrad ? g.Neg() : null]);
+
+    /// <summary>Elementwise product with broadcasting.</summary>
+    public static Tensor operator *(Tensor a, Tensor b) => ElementwiseBinary("Mul", BinaryOp.Mul, a, b, (g, x, y, _) => [x.RequiresGrad ? g * y : null, y.RequiresGrad ? g * x : null]);
+
+    /// <summary>Elementwise quotient with broadcasting (integers are promoted to float32, as in PyTorch).</summary>
+    public static Tensor operator /(Tensor a, Tensor b) => ElementwiseBinary("Div", BinaryOp.Div, a, b, (g, x, y, q) => [x.RequiresGrad ? g / y : null, y.RequiresGrad ? -(g * q / y) : null], floatingOnly: true);
+
+    /// <summary>−x.</summary>
+    public static Tensor operator -(Tensor a) => a.Neg();
+
+    /// <summary>x + s.</summary>
+    public static Tensor operator +(Tensor a, double s) => a.Affine(1, s);
+    /// <summary>s + x.</summary>
+    public static Tensor operator +(double s, Tensor a) => a.Affine(1, s);
+    /// <summary>x − s.</summary>
+    public static Tensor operator -(Tensor a, double s) => a.Affine(1, -s);
+    /// <summary>s − x.</summary>
+    public static Tensor operator -(double s, Tensor a) => a.Affine(-1, s);
+    /// <summary>x · s.</summary>
+    public static Tensor operator *(Tensor a, double s) => a.Affine(s, 0);
+    /// <summary>s · x.</summary>
+    public static Tensor operator *(double s, Tensor a) => a.Affine(s, 0);
+    /// <summary>x / s (integers are promoted to float32).</summary>
+    public static Tensor operator /(Tensor a, double s)
+    {
+        if (a.DType.IsFloating()) return a.Affine(1 / s, 0);
+        using var f = a.To(DType.Float32);
+        return f.Affine(1 / s, 0);
+    }
+    /// <summary>s / x.</summary>
+    public static Tensor operator /(double s, Tensor a)
+    {
+        using var r = a.Reciprocal();
+        return r.Affine(s, 0);
+    }
+    /// <summary>x + s.</summary>
+    public static Tensor operator +(Tensor a, float s) => a + (double)s;
+    /// <summary>s + x.</summary>
+    public static Tensor operator +(float s, Tensor a) => a + (double)s;
+    /// <summary>x − s.</summary>
+    public static Tensor operator -(Tensor a, float s) => a - (double)s;
+    /// <summary>s − x.</summary>
+    public static Tensor operator -(float s, Tensor a) => (double)s - a;
+    /// <summary>x · s.</summary>
+    public static Tensor operator *(Tensor a, float s) => a * (double)s;
+    /// <summary>s · x.</summary>
+    public static Tensor operator *(float s, Tensor a) => a * (double)s;
+    /// <summary>x / s.</summary>
+    public static Tensor operator /(Tensor a, float s) => a / (double)s;
+    /// <summary>s / x.</summary>
+    public static Tensor operator /(float s, Tensor a) => (double)s / a;
+
+    /// <summary>Elementwise sum (same as <c>+</c>).</summary>
+    public Tensor Add(Tensor other) => this + other;
+    /// <summary>Elementwise difference (same as <c>-</c>).</summary>
+    public Tensor Sub(Tensor other) => this - other;
+    /// <summary>Elementwise product (same as <c>*</c>).</summary>
+    public Tensor Mul(Tensor other) => this * other;
+    /// <summary>Elementwise quotient (same as <c>/</c>).</summary>
+    public Tensor Div(Tensor other) => this / other;
+
+    /// <summary>Elementwise maximum; where a = b the gradient is split evenly, as in PyTorch.</summary>
+    public static Tensor Maximum(Tensor a, Tensor b) => ElementwiseBinary("Maximum", BinaryOp.Maximum, a, b, (g, x, y, _) => ExtremumVjp(g, x, y));
+
+    /// <summary>Elementwise minimum; where a = b the gradient is split evenly, as in PyTorch.</summary>
+    public static Tensor Minimum(Tensor a, Tensor b) => ElementwiseBinary("Minimum", BinaryOp.Minimum, a, b, (g, x, y, _) => ExtremumVjp(g, y, x));
+
+    // For max(winner, loser): the winner gets g where it is larger, half of g at ties.
+    private static Tensor?[] ExtremumVjp(Tensor g, Tensor first, Tensor second)
+    {
+        using var tie = first.Eq(second);
+        using var half = tie * 0.5;
+        using var firstShare = first.Gt(second) + half;
+        using var secondShare = second.Gt(first) + half;
+        return [first.RequiresGrad ? g * firstShare : null, second.RequiresGrad ? g * secondShare : null];
+    }
+
+    // ---- comparisons: masks of 1 and 0 in the promoted dtype; never recorded ----
+
+    private Tensor Compare(string name, BinaryOp op, Tensor other) => ElementwiseBinary(name, op, this, other, vjp: null);
+
+    private Tensor Compare(string name, BinaryOp op, double value)
+    {
+        using var s = Scalar(value, DType.IsFloating() || value != Math.Round(value) ? (DType.IsFloating() ? DType : DType.Float32) : DType.Int32, Device);
+        return ElementwiseBinary(name, op, this, s, vjp: null);
+    }
+
+    /// <summary>1 where this &gt; other, else 0.</summary>
+    public Tensor Gt(Tensor other) => Compare("Gt", BinaryOp.Gt, other);
+    /// <summary>1 where this ≥ other, else 0.</summary>
+    public Tensor Ge(Tensor other) => Compare("Ge", BinaryOp.Ge, other);
+    /// <summary>1 where this &lt; other, else 0.</summary>
+    public Tensor Lt(Tensor other) => Compare("Lt", BinaryOp.Lt, other);
+    /// <summary>1 where this ≤ other, else 0.</summary>
+    public Tensor Le(Tensor other) => Compare("Le", BinaryOp.Le, other);
+    /// <summary>1 where this = other, else 0.</summary>
+    public Tensor Eq(Tensor other) => Compare("Eq", BinaryOp.Eq, other);
+    /// <summary>1 where this ≠ other, else 0.</summary>
+    public Tensor Ne(Tensor other) => Compare("Ne", BinaryOp.Ne, other);
+    /// <summary>1 where this &gt; value, else 0.</summary>
+    public Tensor Gt(double value) => Compare("Gt", BinaryOp.Gt, value);
+    /// <summary>1 where this ≥ value, else 0.</summary>
+    public Tensor Ge(double value) => Compare("Ge", BinaryOp.Ge, value);
+    /// <summary>1 where this &lt; value, else 0.</summary>
+    public Tensor Lt(double value) => Compare("Lt", BinaryOp.Lt, value);
+    /// <summary>1 where this ≤ value, else 0.</summary>
+    public Tensor Le(double value) => Compare("Le", BinaryOp.Le, value);
+    /// <summary>1 where this = value, else 0.</summary>
+    public Tensor Eq(double value) => Compare("Eq", BinaryOp.Eq, value);
+    /// <summary>1 where this ≠ value, else 0.</summary>
+    public Tensor Ne(double value) => Compare("Ne", BinaryOp.Ne, value);
+
+    /// <summary>
+    /// Picks <paramref name="a"/> where <paramref name="condition"/> is nonzero, else <paramref name="b"/>
+    /// (all three broadcast together). Gradients flow to the chosen side only.
+    /// </summary>
+    public static Tensor Where(Tensor condition, Tensor a, Tensor b)
+    {
+        condition.ThrowIfDisposed("Where");
+        CheckSameDevice("Where", condition, a);
+        CheckSameDevice("Where", a, b);
+        var shape = ShapeUtil.BroadcastShape("Where", ShapeUtil.BroadcastShape("Where", condition.Shape, a.Shape), b.Shape);
+        var dtype = Promote(a.DType, b.DType);
+        var pa = a.To(dtype);
+        var pb = b.To(dtype);
+        var y = Empty(shape, dtype, a.Device, "Where");
+        if (y.NumElements > 0)
+            a.Backend.Where(condition.BroadcastView("Where", shape), pa.BroadcastView("Where", shape), pb.BroadcastView("Where", shape), y.AsView());
+        if (!WillRecord(pa, pb))
+        {
+            if (pa != a) pa.Dispose();
+            if (pb != b) pb.Dispose();
+            return y;
+        }
+        var aShape = pa.Shape;
+        var bShape = pb.Shape;
+        var saved = new[] { pa.Saved(), pb.Saved(), condition.Saved() };
+        if (pa != a) pa.Dispose();
+        if (pb != b) pb.Dispose();
+        return Record(y, "Where", [saved[0], saved[1]], g =>
+        {
+            using var zero = ZerosLike(g);
+            return [saved[0].RequiresGrad ? Where(saved[2], g, zero).SumToShape(aShape) : null,
+                    saved[1].RequiresGrad ? Where(saved[2], zero, g).SumToShape(bShape) : null];
+        }, saved);
+    }
+
+    /// <summary><see cref="Where(Tensor, Tensor, Tensor)"/> with a scalar for the false side.</summary>
+    public static Tensor Where(Tensor condition, Tensor a, double b)
+    {
+        using var s = Scalar(b, a.DType, a.Device);
+        return Where(condition, a, s);
+    }
+
+    /// <summary><see cref="Where(Tensor, Tensor, Tensor)"/> with a scalar for the true side.</summary>
+    public static Tensor Where(Tensor condition, double a, Tensor b)
+    {
+        using var s = Scalar(a, b.DType, b.Device);
+        return Where(condition, s, b);
+    }
+}

@@ -1,0 +1,74 @@
+using System.Globalization;
+using System.Text;
+
+namespace GpuNet;
+
+public sealed partial class Tensor
+{
+    private const int SummaryThreshold = 1000;
+    private const int EdgeItems = 3;
+
+    /// <summary>
+    /// PyTorch-style text: nested brackets with aligned columns, long dims summarised with "...", and
+    /// the dtype, device and grad state when they are not the defaults.
+    /// </summary>
+    public override string ToString()
+    {
+        if (IsDisposed) return $"tensor(<disposed>, shape={ShapeUtil.Format(Shape)})";
+        var values = ValuesAsDouble();
+        bool summarize = values.Length > SummaryThreshold;
+        bool integer = !DType.IsFloating() || values.All(v => double.IsNaN(v) || double.IsInfinity(v) || v == Math.Round(v));
+        bool scientific = DType.IsFloating() && values.Where(double.IsFinite).Select(Math.Abs).Where(v => v > 0).DefaultIfEmpty(1).Max() is var max
+            && (max >= 1e8 || max < 1e-4 && values.Any(v => v != 0 && double.IsFinite(v)));
+        string Fmt(double v)
+        {
+            if (double.IsNaN(v)) return "nan";
+            if (double.IsPositiveInfinity(v)) return "inf";
+            if (double.IsNegativeInfinity(v)) return "-inf";
+            if (!DType.IsFloating()) return ((long)v).ToString(CultureInfo.InvariantCulture);
+            if (scientific) return v.ToString("0.0000e+00", CultureInfo.InvariantCulture);
+            return integer ? v.ToString("0", CultureInfo.InvariantCulture) + "." : v.ToString("0.0000", CultureInfo.InvariantCulture);
+        }
+        int width = values.Length == 0 ? 0 : values.Max(v => Fmt(v).Length);
+        var sb = new StringBuilder("tensor(");
+        if (Rank == 0) sb.Append(Fmt(values[0]));
+        else if (values.Length == 0) sb.Append("[]");
+        else Append(sb, 0, 0, "tensor(".Length);
+        if (DType != DType.Float32) sb.Append($", dtype={DType.Name()}");
+        if (Device.Kind != DeviceKind.Cpu) sb.Append($", device='{Device}'");
+        if (GradFn is { } fn) sb.Append($", gradFn={fn.Name}");
+        else if (RequiresGrad) sb.Append(", requiresGrad=True");
+        if (Rank > 0 && values.Length == 0) sb.Append($", size={ShapeUtil.Format(Shape)}");
+        sb.Append(')');
+        return sb.ToString();
+
+        void Append(StringBuilder b, int dim, long offset, int indent)
+        {
+            long stride = 1;
+            for (int d = dim + 1; d < Rank; d++) stride *= Shape[d];
+            b.Append('[');
+            int n = Shape[dim];
+            for (int i = 0; i < n; i++)
+            {
+                if (summarize && n > 2 * EdgeItems && i == EdgeItems)
+                {
+                    b.Append(dim == Rank - 1 ? "..., " : "...,\n" + new string(' ', indent + 1));
+                    i = n - EdgeItems - 1;
+                    continue;
+                }
+                if (dim == Rank - 1) b.Append(Fmt(values[offset + i]).PadLeft(width));
+                else Append(b, dim + 1, offset + i * stride, indent + 1);
+                if (i < n - 1)
+                    b.Append(dim == Rank - 1 ? ", " : "," + new string('\n', Rank - dim - 1) + new string(' ', indent + 1));
+            }
+            b.Append(']');
+        }
+    }
+
+    private double[] ValuesAsDouble() => DType switch
+    {
+        DType.Float32 => ToArray<float>().Select(v => (double)v).ToArray(),
+        DType.Float64 => ToArray<double>(),
+        _ => ToArray<int>().Select(v => (double)v).ToArray(),
+    };
+}

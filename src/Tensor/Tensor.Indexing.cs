@@ -1,0 +1,196 @@
+using GpuNet.Kernels;
+
+namespace GpuNet;
+
+public sealed partial class Tensor
+{
+    /// <summary>Throws unless every value of the Int32 <paramref name="index"/> lies in [0, <paramref name="size"/>).</summary>
+    private static void CheckIndexRange(string op, Tensor index, int size, int[] targetShape, int dim)
+    {
+        if (index.DType != DType.Int32)
+            throw new ArgumentException($"{op}: index must be an int32 tensor; got {index.DType.Name()} {ShapeUtil.Format(index.Shape)}.");
+        if (index.NumElements == 0) return;
+        using var lo = index.Min();
+        using var hi = index.Max();
+        int min = lo.Item<int>(), max = hi.Item<int>();
+        if (min < 0 || max >= size)
+            throw new ArgumentOutOfRangeException(nameof(index), $"{op}: index {(min < 0 ? min : max)} is out of range for dim {dim} of size {size} (tensor shape {ShapeUtil.Format(targetShape)}); indices must be in [0, {size}).");
+    }
+
+    /// <summary>
+    /// y[…, j, …] = x[…, index[…, j, …], …] along <paramref name="dim"/> (PyTorch's gather): the index has
+    /// this tensor's rank, its other dims no larger than this tensor's, and gives the output's shape.
+    /// </summary>
+    public Tensor Gather(int dim, Tensor index)
+    {
+        ThrowIfDisposed("Gather");
+        index.ThrowIfDisposed("Gather");
+        CheckSameDevice("Gather", this, index);
+        int d = ShapeUtil.NormalizeDim("Gather", dim, Rank, Shape);
+        if (index.Rank != Rank)
+            throw new ArgumentException($"Gather: index of shape {ShapeUtil.Format(index.Shape)} must have the same rank as the input {ShapeUtil.Format(Shape)}.");
+        for (int i = 0; i < Rank; i++)
+            if (i != d && index.Shape[i] > Shape[i])
+                throw new ArgumentException($"Gather: index shape {ShapeUtil.Format(index.Shape)} exceeds input shape {ShapeUtil.Format(Shape)} at dim {i}.");
+        CheckIndexRange("Gather", index, Rank == 0 ? 1 : Shape[d], Shape, d);
+        // Narrow the other dims to the index's extent so source and index agree outside dim d.
+        var source = this;
+        var temps = new List<Tensor>();
+        for (int i = 0; i < Rank; i++)
+            if (i != d && index.Shape[i] < Shape[i]) { source = source.Narrow(i, 0, index.Shape[i]); temps.Add(source); }
+        var y = Empty(index.Shape, DType, Device, "Gather");
+        if (y.NumElements > 0)
+        {
+            var vx = source.AsThreeAxis(d, out var cx);
+            var vi = index.AsThreeAxis(d, out var ci);
+            using (cx) using (ci)
+                Backend.Gather(vx, vi, StridedView.Contiguous(y.Buffer, vi.Shape));
+        }
+        foreach (var t in temps) t.Dispose();
+        var inputShape = Shape;
+        return Record(y, "Gather", [this], [index], (g, s) =>
+        {
+            using var zeros = Zeros(inputShape, g.DType, g.Device);
+            return [zeros.ScatterAdd(d, s[0], g)];
+        });
+    }
+
+    /// <summary>
+    /// A copy of this tensor with <paramref name="source"/> added at the positions <paramref name="index"/>
+    /// names along <paramref name="dim"/> (PyTorch's scatter_add, out of place). Repeated indices add up;
+    /// the order of additions is fixed, so results are deterministic.
+    /// </summary>
+    public Tensor ScatterAdd(int dim, Tensor index, Tensor source)
+    {
+        ThrowIfDisposed("ScatterAdd");
+        CheckSameDevice("ScatterAdd", this, index);
+        CheckSameDevice("ScatterAdd", this, source);
+        int d = ShapeUtil.NormalizeDim("ScatterAdd", dim, Rank, Shape);
+        if (!ShapeUtil.SameShape(index.Shape, source.Shape) || index.Rank != Rank)
+            throw new ArgumentException($"ScatterAdd: index {ShapeUtil.Format(index.Shape)} and source {ShapeUtil.Format(source.Shape)} must have one shape, of the same rank as the target {ShapeUtil.Format(Shape)}.");
+        for (int i = 0; i < Rank; i++)
+            if (i != d && index.Shape[i] != Shape[i])
+                throw new ArgumentException($"ScatterAdd: index shape {ShapeUtil.Format(index.Shape)} must match the target {ShapeUtil.Format(Shape)} outside dim {d}.");
+        if (source.DType != DType)
+            throw new ArgumentException($"ScatterAdd: source dtype {source.DType.Name()} differs from the target's {DType.Name()}.");
+        CheckIndexRange("ScatterAdd", index, Rank == 0 ? 1 : Shape[d], Shape, d);
+        var y = Contiguous(forceCopy: true).DetachGraphInPlace();
+        if (index.NumElements > 0)
+        {
+            var vs = source.AsThreeAxis(d, out var cs);
+            var vi = index.AsThreeAxis(d, out var ci);
+            using (cs) using (ci)
+                Backend.ScatterAdd(vs, vi, y.AsThreeAxis(d, out _));
+        }
+        return Record(y, "ScatterAdd", [this, source], [index], (g, s) =>
+            [g, g.Gather(d, s[0])]);
+    }
+
+    // A freshly made copy, taken out of the graph so the op that made it can record itself instead.
+    private Tensor DetachGraphInPlace()
+    {
+        GradFn = null;
+        _requiresGrad = false;
+        return this;
+    }
+
+    /// <summary>The slices of dim <paramref name="dim"/> listed in the 1-D Int32 <paramref name="index"/>, in order (repeats allowed).</summary>
+    public Tensor IndexSelect(int dim, Tensor index)
+    {
+        ThrowIfDisposed("IndexSelect");
+        int d = ShapeUtil.NormalizeDim("IndexSelect", dim, Rank, Shape);
+        if (index.Rank != 1)
+            throw new ArgumentException($"IndexSelect: index must be 1-D; got shape {ShapeUtil.Format(index.Shape)}.");
+        if (Rank == 0)
+            throw new ArgumentException("IndexSelect: cannot select from a 0-dimensional tensor.");
+        // A 1-D index broadcast along the other dims is exactly a gather index.
+        var viewShape = Enumerable.Repeat(1, Rank).ToArray();
+        viewShape[d] = index.Shape[0];
+        var outShape = (int[])Shape.Clone();
+        outShape[d] = index.Shape[0];
+        using var shaped = index.Reshape(viewShape);
+        using var expanded = shaped.Expand(outShape);
+        return Gather(d, expanded);
+    }
+
+    /// <summary>
+    /// One-hot rows: for Int32 labels of shape S, a tensor of shape S + [numClasses] with 1 at each
+    /// label's position, in <paramref name="dtype"/> (float32 by default, ready for a loss).
+    /// </summary>
+    public static Tensor OneHot(Tensor labels, int numClasses, DType dtype = DType.Float32)
+    {
+        labels.ThrowIfDisposed("OneHot");
+        if (numClasses <= 0) throw new ArgumentException($"OneHot: numClasses must be positive; got {numClasses}.");
+        CheckIndexRange("OneHot", labels, numClasses, [numClasses], -1);
+        using var classes = Arange(0, numClasses, 1, DType.Int32, labels.Device);
+        using var column = labels.Unsqueeze(-1);
+        var mask = column.Eq(classes);
+        if (dtype == DType.Int32) return mask;
+        using (mask) return mask.To(dtype);
+    }
+
+    /// <summary>Joins tensors along an existing dim; all other dims must agree.</summary>
+    public static Tensor Cat(IReadOnlyList<Tensor> tensors, int dim = 0)
+    {
+        if (tensors.Count == 0) throw new ArgumentException("Cat: expected at least one tensor.");
+        var first = tensors[0];
+        int d = ShapeUtil.NormalizeDim("Cat", dim, first.Rank, first.Shape);
+        if (first.Rank == 0) throw new ArgumentException("Cat: zero-dimensional tensors cannot be concatenated; use Stack.");
+        int total = 0;
+        var dtype = first.DType;
+        foreach (var t in tensors)
+        {
+            t.ThrowIfDisposed("Cat");
+            CheckSameDevice("Cat", first, t);
+            if (t.Rank != first.Rank)
+                throw new ArgumentException($"Cat: tensors must have the same rank; got {ShapeUtil.Format(first.Shape)} and {ShapeUtil.Format(t.Shape)}.");
+            for (int i = 0; i < t.Rank; i++)
+                if (i != d && t.Shape[i] != first.Shape[i])
+                    throw new ArgumentException($"Cat: shapes {ShapeUtil.Format(first.Shape)} and {ShapeUtil.Format(t.Shape)} differ at dim {i} (only dim {d} may differ).");
+            if (t.DType != dtype)
+                throw new ArgumentException($"Cat: dtypes {dtype.Name()} and {t.DType.Name()} differ; convert with To(DType) first.");
+            total += t.Shape[d];
+        }
+        var shape = (int[])first.Shape.Clone();
+        shape[d] = total;
+        var y = Empty(shape, dtype, first.Device, "Cat");
+        var sizes = new int[tensors.Count];
+        int offset = 0;
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var t = tensors[i];
+            sizes[i] = t.Shape[d];
+            if (t.NumElements > 0)
+                first.Backend.Copy(t.AsView(), new StridedView(y.Buffer, t.Shape, y.Strides, (long)offset * y.Strides[d]));
+            offset += sizes[i];
+        }
+        if (!dtype.IsFloating()) return y;
+        return Record(y, "Cat", [.. tensors], g =>
+        {
+            var grads = new Tensor?[sizes.Length];
+            int start = 0;
+            for (int i = 0; i < sizes.Length; i++)
+            {
+                if (tensors[i].RequiresGrad) grads[i] = g.Narrow(d, start, sizes[i]);
+                start += sizes[i];
+            }
+            return grads;
+        });
+    }
+
+    /// <summary>Joins tensors of one shape along a new dim.</summary>
+    public static Tensor Stack(IReadOnlyList<Tensor> tensors, int dim = 0)
+    {
+        if (tensors.Count == 0) throw new ArgumentException("Stack: expected at least one tensor.");
+        foreach (var t in tensors)
+            if (!ShapeUtil.SameShape(t.Shape, tensors[0].Shape))
+                throw new ArgumentException($"Stack: every tensor must have the same shape; got {ShapeUtil.Format(tensors[0].Shape)} and {ShapeUtil.Format(t.Shape)}.");
+        int rank = tensors[0].Rank + 1;
+        int d = dim < 0 ? dim + rank : dim;
+        if (d < 0 || d >= rank)
+            throw new ArgumentOutOfRangeException(nameof(dim), $"Stack: dim {dim} is out of range for the result's rank {rank}.");
+        var parts = tensors.Select(t => t.Unsqueeze(d)).ToArray();
+        try { return Cat(parts, d); }
+        finally { foreach (var p in parts) p.Dispose(); }
+    }
+}

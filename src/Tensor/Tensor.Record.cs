@@ -1,0 +1,87 @@
+using GpuNet.Tape;
+
+namespace GpuNet;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// Attaches the op that produced <paramref name="output"/> to the graph when grad mode is on and
+    /// some input requires grad. <paramref name="backward"/> maps ∂L/∂output to ∂L/∂inputᵢ (null where
+    /// an input needs none). <paramref name="owned"/> are op-internal temporaries the VJP needs; the
+    /// node disposes them when the graph is freed.
+    /// </summary>
+    internal static Tensor Record(Tensor output, string name, Tensor[] inputs, Func<Tensor, Tensor?[]> backward, params Tensor[] owned)
+    {
+        if (!GradMode.IsEnabled || !AnyRequiresGrad(inputs))
+        {
+            foreach (var t in owned) t.Dispose();
+            return output;
+        }
+        var edges = new Node<Tensor>?[inputs.Length];
+        for (int i = 0; i < inputs.Length; i++) edges[i] = inputs[i].RequiresGrad ? inputs[i].GradNode : null;
+        output.GradFn = new TensorNode(name, edges, backward, owned.Length == 0 ? null : owned);
+        output._requiresGrad = true;
+        return output;
+    }
+
+    /// <summary>
+    /// <see cref="Record(Tensor, string, Tensor[], Func{Tensor, Tensor?[]}, Tensor[])"/> for a VJP that needs some tensors
+    /// (inputs or the output): each is kept as a saved alias (<see cref="Saved"/>) owned by the node,
+    /// and handed to <paramref name="backward"/> in the order given.
+    /// </summary>
+    internal static Tensor Record(Tensor output, string name, Tensor[] inputs, Tensor[] save, Func<Tensor, Tensor[], Tensor?[]> backward)
+    {
+        if (!GradMode.IsEnabled || !AnyRequiresGrad(inputs)) return output;
+        var saved = new Tensor[save.Length];
+        for (int i = 0; i < save.Length; i++) saved[i] = save[i].Saved();
+        return Record(output, name, inputs, g => backward(g, saved), saved);
+    }
+
+    internal static bool AnyRequiresGrad(Tensor[] inputs)
+    {
+        foreach (var t in inputs) if (t.RequiresGrad) return true;
+        return false;
+    }
+
+    /// <summary>True when an op on these inputs will be recorded.</summary>
+    internal static bool WillRecord(params Tensor[] inputs) => GradMode.IsEnabled && AnyRequiresGrad(inputs);
+
+    /// <summary>
+    /// Computes gradients of this tensor with respect to every leaf that requires grad, adding them
+    /// into each leaf's <see cref="Grad"/>. A scalar needs no argument; any other tensor needs the
+    /// gradient of the final result with respect to it (as in PyTorch).
+    /// </summary>
+    /// <param name="gradient">∂L/∂this; defaults to 1 for a one-element tensor.</param>
+    /// <param name="retainGraph">Keep the graph so backward can run through it again.</param>
+    /// <param name="createGraph">Record the backward pass, so the gradients can be differentiated again.</param>
+    public void Backward(Tensor? gradient = null, bool retainGraph = false, bool createGraph = false)
+    {
+        ThrowIfDisposed("Backward");
+        if (!RequiresGrad)
+            throw new InvalidOperationException($"Backward: this {ShapeUtil.Format(Shape)} tensor does not require grad and has no graph (did no input have RequiresGrad = true, or was it computed under NoGrad?).");
+        Tensor seed;
+        bool ownSeed = gradient is null;
+        if (gradient is null)
+        {
+            if (NumElements != 1)
+                throw new InvalidOperationException($"Backward: gradient can be implicitly created only for a one-element tensor; this one has shape {ShapeUtil.Format(Shape)}. Pass the gradient of the result with respect to it.");
+            using (TensorScope.Suspend()) seed = OnesLike(this);
+        }
+        else
+        {
+            if (!ShapeUtil.SameShape(gradient.Shape, Shape))
+                throw new ArgumentException($"Backward: gradient shape {ShapeUtil.Format(gradient.Shape)} does not match the tensor's shape {ShapeUtil.Format(Shape)}.");
+            CheckSameDevice("Backward", this, gradient);
+            seed = gradient;
+        }
+        try
+        {
+            using var mode = createGraph ? GradMode.Enable() : GradMode.Disable();
+            Engine.Backward([GradNode!], [seed], TensorGradientArithmetic.Instance, retainGraph || createGraph, createGraph);
+        }
+        finally
+        {
+            if (ownSeed) seed.Dispose();
+        }
+    }
+}

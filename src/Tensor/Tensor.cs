@@ -1,0 +1,213 @@
+using GpuNet.Kernels;
+using GpuNet.Tape;
+
+namespace GpuNet;
+
+/// <summary>
+/// An n-dimensional array on a <see cref="Device"/>: a shape, strides and an offset over shared
+/// storage, with an element type. Ops that involve a tensor that requires grad record themselves
+/// so <see cref="Backward"/> can compute gradients. Views (<see cref="Transpose"/>,
+/// <see cref="Narrow"/>, <see cref="Expand"/>, …) share memory; everything else allocates from the device pool.
+/// </summary>
+/// <remarks>
+/// Memory: a tensor's storage returns to the pool when the tensor (and every view of it) is disposed,
+/// either by hand or by the <see cref="TensorScope"/> it was created in (<see cref="NewScope"/>).
+/// </remarks>
+public sealed partial class Tensor : IDisposable
+{
+    private readonly Storage _storage;
+    private bool _requiresGrad;
+    private LeafNode<Tensor>? _leafNode;
+    private Node<Tensor>? _gradFn;
+    private bool _disposed;
+
+    // Set on the aliases a node saves for its backward: they share the original's storage (keeping
+    // it alive however the original is disposed) and its place in the graph.
+    private Tensor? _graphSource;
+
+    internal Tensor(Storage storage, int[] shape, int[] strides, long offset, bool registerInScope = true)
+    {
+        _storage = storage;
+        Shape = shape;
+        Strides = strides;
+        Offset = offset;
+        if (registerInScope) TensorScope.Current?.Register(this);
+    }
+
+    /// <summary>Extent of each dimension. Do not mutate.</summary>
+    public int[] Shape { get; }
+
+    /// <summary>Step in elements per dimension (0 for broadcast dimensions).</summary>
+    public int[] Strides { get; }
+
+    /// <summary>Element offset of the first element in the storage.</summary>
+    public long Offset { get; }
+
+    /// <summary>Number of dimensions.</summary>
+    public int Rank => Shape.Length;
+
+    /// <summary>Number of elements.</summary>
+    public long NumElements => ShapeUtil.Count(Shape);
+
+    /// <summary>Element type.</summary>
+    public DType DType => _storage.Buffer.DType;
+
+    /// <summary>Where the data lives.</summary>
+    public Device Device => _storage.Device;
+
+    /// <summary>True when the elements are dense and row-major.</summary>
+    public bool IsContiguous => ShapeUtil.IsContiguous(Shape, Strides);
+
+    /// <summary>True once disposed.</summary>
+    public bool IsDisposed => _disposed;
+
+    /// <summary>The scope that will dispose this tensor, if any.</summary>
+    internal TensorScope? Scope { get; set; }
+
+    internal Storage Storage => _storage;
+
+    /// <summary>The op that produced this tensor, when it was computed from tensors that require grad.</summary>
+    public Node<Tensor>? GradFn
+    {
+        get => _graphSource is { } src ? src.GradFn : _gradFn;
+        internal set => _gradFn = value;
+    }
+
+    /// <summary>True for tensors not produced by a recorded op (user-created, or detached).</summary>
+    public bool IsLeaf => GradFn is null;
+
+    /// <summary>
+    /// Whether gradients flow to this tensor. Set it on leaves you want gradients for; results of
+    /// ops on such tensors require grad automatically. Only floating tensors can.
+    /// </summary>
+    public bool RequiresGrad
+    {
+        get => _graphSource?.RequiresGrad ?? _requiresGrad;
+        set
+        {
+            if (value == _requiresGrad) return;
+            if (!IsLeaf)
+                throw new InvalidOperationException($"RequiresGrad: can only be changed on leaf tensors; this {ShapeUtil.Format(Shape)} tensor was computed by '{GradFn!.Name}'. Use Detach() to get a leaf.");
+            if (value && !DType.IsFloating())
+                throw new InvalidOperationException($"RequiresGrad: only floating-point tensors can require gradients; got a {DType.Name()} tensor {ShapeUtil.Format(Shape)}. Convert it with To(DType.Float32) first.");
+            _requiresGrad = value;
+        }
+    }
+
+    /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/>; null before. Owned by this tensor.</summary>
+    public Tensor? Grad { get; set; }
+
+    /// <summary>The graph node gradients for this tensor arrive at: its op, or its leaf accumulator.</summary>
+    internal Node<Tensor>? GradNode => _graphSource is { } src ? src.GradNode
+        : GradFn ?? (RequiresGrad ? _leafNode ??= new LeafNode<Tensor>(LeafName, AccumulateGrad) : null);
+
+    /// <summary>
+    /// What a node keeps for its backward (PyTorch's saved variable): an alias that holds its own
+    /// reference to the storage and stands at the same place in the graph. The node disposes it when
+    /// the graph is freed; the caller's tensor can be disposed at any time.
+    /// </summary>
+    internal Tensor Saved()
+    {
+        ThrowIfDisposed("Saved");
+        _storage.AddRef();
+        return new Tensor(_storage, Shape, Strides, Offset, registerInScope: false) { _graphSource = _graphSource ?? this };
+    }
+
+    private string LeafName => $"leaf {ShapeUtil.Format(Shape)}";
+
+    internal DeviceBuffer Buffer
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _storage.Buffer;
+        }
+    }
+
+    /// <summary>This tensor as a backend view.</summary>
+    internal StridedView View3 => new(Buffer, Shape, Strides, Offset);
+
+    internal StridedView AsView() => new(Buffer, Shape, Strides, Offset);
+
+    internal IBackend Backend => Device.Backend;
+
+    /// <summary>Starts a scope that disposes every tensor created inside it (see <see cref="TensorScope"/>).</summary>
+    public static TensorScope NewScope() => TensorScope.Begin();
+
+    /// <summary>Moves this tensor out of its scope into the enclosing one (or none), so it survives the inner scope's end.</summary>
+    public Tensor MoveToOuterScope()
+    {
+        if (Scope is { } s)
+        {
+            var parent = s.Parent;
+            s.Unregister(this);
+            parent?.Register(this);
+        }
+        return this;
+    }
+
+    /// <summary>Takes this tensor out of any scope: it lives until disposed by hand (or collected).</summary>
+    public Tensor DetachFromScope()
+    {
+        Scope?.Unregister(this);
+        return this;
+    }
+
+    /// <summary>Releases this tensor's reference to its storage (and drops its gradient). Idempotent.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Scope?.Unregister(this);
+        _storage.Release();
+        Grad?.Dispose();
+        Grad = null;
+    }
+
+    internal void ThrowIfDisposed(string op = "Tensor")
+    {
+        if (_disposed || _storage.Buffer.IsDisposed)
+            throw new ObjectDisposedException(nameof(Tensor), $"{op}: the {ShapeUtil.Format(Shape)} tensor was already disposed (use after Dispose, or its TensorScope ended).");
+    }
+
+    /// <summary>Sets <see cref="Grad"/> to null, disposing it.</summary>
+    public void ZeroGrad()
+    {
+        Grad?.Dispose();
+        Grad = null;
+    }
+
+    /// <summary>A new leaf sharing this tensor's storage, cut from the graph.</summary>
+    public Tensor Detach()
+    {
+        ThrowIfDisposed("Detach");
+        _storage.AddRef();
+        return new Tensor(_storage, Shape, Strides, Offset);
+    }
+
+    /// <summary>Sets <see cref="RequiresGrad"/> and returns this tensor, for chaining.</summary>
+    public Tensor RequiresGrad_(bool requiresGrad = true)
+    {
+        RequiresGrad = requiresGrad;
+        return this;
+    }
+
+    private void AccumulateGrad(Tensor g)
+    {
+        // Gradients arrive engine-owned and possibly shared with other leaves or views, so a leaf
+        // keeps its own copy; later gradients are added into it in place.
+        using var suspend = TensorScope.Suspend();
+        if (Grad is null || Grad.IsDisposed)
+        {
+            Grad = GradMode.IsEnabled ? g.Clone() : g.Contiguous(forceCopy: true);
+            if (!ShapeUtil.SameShape(Grad.Shape, Shape))
+                throw new InvalidOperationException($"Backward: gradient of shape {ShapeUtil.Format(g.Shape)} reached a leaf of shape {ShapeUtil.Format(Shape)} (an op's VJP is wrong).");
+        }
+        else if (GradMode.IsEnabled)
+        {
+            var old = Grad;
+            Grad = old + g;
+        }
+        else Grad.AddInPlace(g);
+    }
+}

@@ -1,0 +1,75 @@
+namespace GpuNet;
+
+/// <summary>
+/// Disposes, when it ends, every tensor created on this thread while it was the innermost scope —
+/// except those moved out with <see cref="Tensor.MoveToOuterScope"/> or <see cref="Tensor.DetachFromScope"/>.
+/// A training step wrapped in <c>using var scope = Tensor.NewScope();</c> therefore returns all of
+/// its temporaries (activations, gradients of intermediates, loss) to the pool with no per-tensor
+/// <c>Dispose</c>. Parameters, their gradients and optimizer state live outside scopes.
+/// </summary>
+public sealed class TensorScope : IDisposable
+{
+    [ThreadStatic] private static TensorScope? t_current;
+
+    private readonly HashSet<Tensor> _tensors = new(ReferenceEqualityComparer.Instance);
+    private readonly TensorScope? _parent;
+    private readonly bool _suspends;
+    private bool _disposed;
+
+    private TensorScope(bool suspends)
+    {
+        _parent = t_current;
+        _suspends = suspends;
+        t_current = this;
+    }
+
+    /// <summary>The innermost active scope on this thread, or null; a suspending scope reads as null.</summary>
+    internal static TensorScope? Current => t_current is { _suspends: true } ? null : t_current;
+
+    /// <summary>Starts a scope that collects tensors created on this thread.</summary>
+    public static TensorScope Begin() => new(suspends: false);
+
+    /// <summary>Starts a region in which new tensors belong to no scope (e.g. optimizer state created mid-loop).</summary>
+    public static TensorScope Suspend() => new(suspends: true);
+
+    /// <summary>Tensors this scope will dispose.</summary>
+    public int Count => _tensors.Count;
+
+    internal void Register(Tensor t)
+    {
+        _tensors.Add(t);
+        t.Scope = this;
+    }
+
+    internal void Unregister(Tensor t)
+    {
+        _tensors.Remove(t);
+        t.Scope = null;
+    }
+
+    internal TensorScope? Parent
+    {
+        get
+        {
+            for (var p = _parent; p is not null; p = p._parent)
+                if (!p._suspends) return p;
+            return null;
+        }
+    }
+
+    /// <summary>Ends the scope: disposes its tensors and makes the enclosing scope current again.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (t_current != this)
+            throw new InvalidOperationException("TensorScope: scopes must be disposed in reverse order of creation, on the thread that created them.");
+        t_current = _parent;
+        foreach (var t in _tensors)
+        {
+            t.Scope = null;
+            t.Dispose();
+        }
+        _tensors.Clear();
+    }
+}
