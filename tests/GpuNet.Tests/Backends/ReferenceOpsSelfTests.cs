@@ -22,11 +22,14 @@ public sealed class ReferenceOpsSelfTests
     public void RandomValue_UsesSeedWordsAndCounterAsSpecified()
     {
         ulong seed = 0x0123456789ABCDEF, c = (7UL << 32) | 9;
-        var (w0, w1, _, _) = ReferenceOps.Philox4x32_10(9, 7, 0, 0, 0x89ABCDEF, 0x01234567);
+        var (w0, w1, w2, w3) = ReferenceOps.Philox4x32_10(9, 7, 0, 0, 0x89ABCDEF, 0x01234567);
         Assert.Equal((w0 >> 8) / 16777216.0, ReferenceOps.RandomValue(RandomDistribution.Uniform, DType.Float32, seed, c, 0, 1));
-        Assert.Equal((((ulong)(w0 >> 5) << 26) | (w1 >> 6)) / 9007199254740992.0, ReferenceOps.RandomValue(RandomDistribution.Uniform, DType.Float64, seed, c, 0, 1));
-        double z = Math.Sqrt(-2 * Math.Log(((w0 >> 8) + 1) / 16777216.0)) * Math.Cos(2 * Math.PI * (w1 >> 8) / 16777216.0);
-        Assert.Equal(3 + 2 * z, ReferenceOps.RandomValue(RandomDistribution.Normal, DType.Float64, seed, c, 3, 2), 12);
+        Assert.Equal(((((ulong)w1 << 32) | w0) >> 11) / 9007199254740992.0, ReferenceOps.RandomValue(RandomDistribution.Uniform, DType.Float64, seed, c, 0, 1));
+        double z32 = Math.Sqrt(-2 * Math.Log(((w0 >> 8) + 1) / 16777216.0)) * Math.Cos(2 * Math.PI * (w1 >> 8) / 16777216.0);
+        Assert.Equal(3 + 2 * z32, ReferenceOps.RandomValue(RandomDistribution.Normal, DType.Float32, seed, c, 3, 2), 12);
+        double u1 = (((((ulong)w1 << 32) | w0) >> 11) + 1) / 9007199254740992.0, u2 = ((((ulong)w3 << 32) | w2) >> 11) / 9007199254740992.0;
+        double z64 = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+        Assert.Equal(3 + 2 * z64, ReferenceOps.RandomValue(RandomDistribution.Normal, DType.Float64, seed, c, 3, 2), 12);
     }
 
     [Fact]
