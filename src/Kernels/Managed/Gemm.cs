@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -12,6 +11,9 @@ namespace GpuNet.Kernels.Managed;
 /// sweeps the B panels with one A panel held in L1. Packing is where transposed, strided and
 /// broadcast operands are absorbed, so the micro-kernel only ever reads dense panels.
 /// </summary>
+// Scratch stack buffers are always written before they are read: skip zeroing them (it was a
+// visible share of small strided ops).
+[SkipLocalsInit]
 internal static unsafe partial class Gemm
 {
     // The hot methods are marked AggressiveOptimization: tier-0 code for the packing loops is ~10x
@@ -23,7 +25,7 @@ internal static unsafe partial class Gemm
     /// <summary>Below this many multiply-adds (m·n·k) packing costs more than it saves.</summary>
     private const long SmallWork = 16 * 16 * 16;
 
-    /// <summary>Work (m·n·k) above which one product is split across threads.</summary>
+    /// <summary>Work (m·n·k) above which one product is split across threads (about 10 µs of one core's time).</summary>
     internal const long ParallelWork = 1L << 19;
 
     /// <summary>A strided matrix operand: element (i, j) at P + i·Rs + j·Cs.</summary>
@@ -31,6 +33,12 @@ internal static unsafe partial class Gemm
     {
         public readonly T* P = p;
         public readonly long Rs = rs, Cs = cs;
+
+        /// <summary>The sub-matrix starting at (i, j).</summary>
+        public Mat<T> At(long i, long j) => new(P + i * Rs + j * Cs, Rs, Cs);
+
+        /// <summary>The transpose (same memory).</summary>
+        public Mat<T> T_ => new(P, Cs, Rs);
     }
 
     /// <summary>The tile shape and block sizes of the micro-kernel chosen for T on this CPU.</summary>
@@ -51,50 +59,73 @@ internal static unsafe partial class Gemm
         };
     }
 
-    /// <summary>Batched product; each operand's batch stride may be 0 (broadcast).</summary>
+    /// <summary>Batched product; each operand's batch stride may be 0 (broadcast). <paramref name="epilogue"/> applies per matrix.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Batched<T>(int batch, int m, int n, int k, T* a, long abs, long ars, long acs, T* b, long bbs, long brs, long bcs, T* c, long cbs, long crs, long ccs)
+    public static void Batched<T>(int batch, int m, int n, int k, T* a, long abs, long ars, long acs, T* b, long bbs, long brs, long bcs, T* c, long cbs, long crs, long ccs,
+        Epilogue<T> epilogue = default)
         where T : unmanaged, INumber<T>
     {
         if (batch == 0 || m == 0 || n == 0) return;
         long work = (long)m * n * k;
-        bool threads = Environment.ProcessorCount > 1;
+        bool threads = WorkerPool.Threads > 1;
         if (batch > 1 && threads && work < ParallelWork && work * batch >= ParallelWork)
         {
             // Many small products: one per task, each single-threaded.
             nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
-            Parallel.For(0, batch, i => Multiply(m, n, k,
-                new Mat<T>((T*)pa + i * abs, ars, acs), new Mat<T>((T*)pb + i * bbs, brs, bcs), new Mat<T>((T*)pc + i * cbs, crs, ccs), parallel: false));
+            WorkerPool.For(batch, i => Multiply(m, n, k,
+                new Mat<T>((T*)pa + i * abs, ars, acs), new Mat<T>((T*)pb + i * bbs, brs, bcs), new Mat<T>((T*)pc + i * cbs, crs, ccs), parallel: false, epilogue.ForBatch(i)));
             return;
         }
         for (int i = 0; i < batch; i++)
             Multiply(m, n, k, new Mat<T>(a + i * abs, ars, acs), new Mat<T>(b + i * bbs, brs, bcs), new Mat<T>(c + i * cbs, crs, ccs),
-                parallel: threads && work >= ParallelWork);
+                parallel: threads && work >= ParallelWork, epilogue.ForBatch(i));
     }
 
-    /// <summary>C = A · B for one matrix triple (C overwritten, not accumulated).</summary>
+    /// <summary>C = epilogue(A · B) for one matrix triple (C overwritten, not accumulated).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Multiply<T>(int m, int n, int k, Mat<T> a, Mat<T> b, Mat<T> c, bool parallel) where T : unmanaged, INumber<T>
+    public static void Multiply<T>(int m, int n, int k, Mat<T> a, Mat<T> b, Mat<T> c, bool parallel, Epilogue<T> epilogue = default) where T : unmanaged, INumber<T>
     {
         if (m == 0 || n == 0) return;
         if (c.Cs != 1 && c.Rs == 1 && n > 1)
         {
             // A column-major C is the transpose of a row-major one: Cᵀ = Bᵀ·Aᵀ keeps the vector stores dense.
-            Multiply(n, m, k, new Mat<T>(b.P, b.Cs, b.Rs), new Mat<T>(a.P, a.Cs, a.Rs), new Mat<T>(c.P, c.Cs, c.Rs), parallel);
+            Multiply(n, m, k, b.T_, a.T_, c.T_, parallel, epilogue.Transposed());
             return;
         }
         if (k == 0)
         {
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++) c.P[i * c.Rs + j * c.Cs] = T.Zero;
+            epilogue.Apply(c.P, c.Rs, c.Cs, 0, 0, m, n);
             return;
         }
-        if ((long)m * n * k <= SmallWork || (typeof(T) != typeof(float) && typeof(T) != typeof(double)))
+        long work = (long)m * n * k;
+        if (work <= SmallWork || (typeof(T) != typeof(float) && typeof(T) != typeof(double)))
         {
             Naive(m, n, k, a, b, c);
+            epilogue.Apply(c.P, c.Rs, c.Cs, 0, 0, m, n);
             return;
         }
-        Blocked(m, n, k, a, b, c, parallel);
+        var s = ShapeFor<T>();
+        int threads = parallel && work >= ParallelWork ? WorkerPool.Threads : 1;
+        if (threads == 1)
+        {
+            Blocked(m, n, k, a, b, c, epilogue, 0, 0);
+            return;
+        }
+        // One slab of C per thread, split along the longer side in whole register tiles. Each thread
+        // packs its own operands, so the only synchronisation is the final join; the duplicated
+        // packing of the shared operand costs about 1/n (or 1/m) of the multiply.
+        bool byColumns = n >= m;
+        int extent = byColumns ? n : m, unit = byColumns ? s.NR : s.MR;
+        int per = RoundUp((extent + threads - 1) / threads, unit);
+        int slabs = (extent + per - 1) / per;
+        WorkerPool.For(slabs, t =>
+        {
+            int lo = t * per, len = Math.Min(per, extent - lo);
+            if (byColumns) Blocked(m, len, k, a, b.At(0, lo), c.At(0, lo), epilogue, 0, lo);
+            else Blocked(len, n, k, a.At(lo, 0), b, c.At(lo, 0), epilogue, lo, 0);
+        });
     }
 
     /// <summary>Dot products in registers; for products too small to amortise packing.</summary>
@@ -112,92 +143,61 @@ internal static unsafe partial class Gemm
             }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Blocked<T>(int m, int n, int k, Mat<T> a, Mat<T> b, Mat<T> c, bool parallel) where T : unmanaged, INumber<T>
+    /// <summary>Per-thread packing buffers, allocated once on the pinned heap and 64-byte aligned.</summary>
+    private static class Scratch<T> where T : unmanaged
     {
-        var s = ShapeFor<T>();
-        int threads = parallel ? Environment.ProcessorCount : 1;
-        int nc = Math.Min(s.NC, RoundUp(n, s.NR));
-        int kcMax = Math.Min(s.KC, k);
+        [ThreadStatic] private static T[]? t_a, t_b;
 
-        // Split the rows into blocks: at most MC high, and a multiple of the thread count so every
-        // thread gets the same number of blocks.
-        int icBlocks = (m + s.MC - 1) / s.MC;
-        if (threads > 1) icBlocks = RoundUp(Math.Max(icBlocks, Math.Min(threads, (m + s.MR - 1) / s.MR)), threads);
-        int mc = RoundUp((m + icBlocks - 1) / icBlocks, s.MR);
-        icBlocks = (m + mc - 1) / mc;
+        public static T* A(int length) => Get(ref t_a, length);
+        public static T* B(int length) => Get(ref t_b, length);
 
-        T[] bArr = ArrayPool<T>.Shared.Rent(kcMax * nc + 64 / Unsafe.SizeOf<T>());
-        try
+        private static T* Get(ref T[]? array, int length)
         {
-            fixed (T* bRaw = bArr)
-            {
-                T* pb = Align64(bRaw);
-                for (int jc = 0; jc < n; jc += nc)
-                {
-                    int ncur = Math.Min(nc, n - jc);
-                    int panels = (ncur + s.NR - 1) / s.NR;
-                    // Too few row blocks to feed the threads: also split the B panels between tasks.
-                    int groups = threads > 1 && icBlocks < 2 * threads ? Math.Min(panels, (2 * threads + icBlocks - 1) / icBlocks) : 1;
-                    int perGroup = (panels + groups - 1) / groups;
-                    groups = (panels + perGroup - 1) / perGroup;
-                    for (int pc = 0; pc < k; pc += kcMax)
-                    {
-                        int kc = Math.Min(kcMax, k - pc);
-                        PackB(kc, ncur, s.NR, b.P + pc * b.Rs + jc * b.Cs, b.Rs, b.Cs, pb);
-                        var job = new BlockJob<T>(a, c, s, m, mc, kc, pc, jc, ncur, perGroup, groups, pb, accumulate: pc > 0);
-                        int tasks = icBlocks * groups;
-                        if (tasks == 1) job.Run(0);
-                        else if (threads > 1) Parallel.For(0, tasks, job.Run);
-                        else for (int t = 0; t < tasks; t++) job.Run(t);
-                    }
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(bArr);
+            int need = length + 64 / sizeof(T);
+            if (array is null || array.Length < need) array = GC.AllocateUninitializedArray<T>(need, pinned: true);
+            return Align64((T*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(array)));
         }
     }
 
-    /// <summary>One pass over a packed B block: task t packs its rows of A and runs the micro-kernels over its group of B panels.</summary>
-    private sealed class BlockJob<T>(Mat<T> a, Mat<T> c, Shape s, int m, int mc, int kc, int pc, int jc, int ncur, int perGroup, int groups, T* pb, bool accumulate)
-        where T : unmanaged, INumber<T>
+    /// <summary>
+    /// Single-threaded blocked product of one slab. (<paramref name="row0"/>, <paramref name="col0"/>)
+    /// is the slab's position in the full C, for the epilogue's bias.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Blocked<T>(int m, int n, int k, Mat<T> a, Mat<T> b, Mat<T> c, Epilogue<T> epilogue, int row0, int col0) where T : unmanaged, INumber<T>
     {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public void Run(int t)
+        var s = ShapeFor<T>();
+        int nc = Math.Min(s.NC, RoundUp(n, s.NR));
+        int kcMax = Math.Min(s.KC, k);
+        int mc = Math.Min(s.MC, RoundUp(m, s.MR));
+        T* pb = Scratch<T>.B(kcMax * nc);
+        T* pa = Scratch<T>.A(mc * kcMax);
+        for (int jc = 0; jc < n; jc += nc)
         {
-            int ic = t / groups * mc, g = t % groups;
-            int mcur = Math.Min(mc, m - ic);
-            if (mcur <= 0) return;
-            int rowPanels = (mcur + s.MR - 1) / s.MR;
-            int panels = (ncur + s.NR - 1) / s.NR;
-            int j0 = g * perGroup, j1 = Math.Min(panels, j0 + perGroup);
-            T[] aArr = ArrayPool<T>.Shared.Rent(rowPanels * s.MR * kc + 64 / Unsafe.SizeOf<T>());
-            try
+            int ncur = Math.Min(nc, n - jc);
+            for (int pc = 0; pc < k; pc += kcMax)
             {
-                fixed (T* aRaw = aArr)
+                int kc = Math.Min(kcMax, k - pc);
+                bool last = pc + kc >= k;
+                PackB(kc, ncur, s.NR, b.P + pc * b.Rs + jc * b.Cs, b.Rs, b.Cs, pb);
+                for (int ic = 0; ic < m; ic += mc)
                 {
-                    T* pa = Align64(aRaw);
+                    int mcur = Math.Min(mc, m - ic);
                     PackA(mcur, kc, s.MR, a.P + ic * a.Rs + pc * a.Cs, a.Rs, a.Cs, pa);
-                    for (int ir = 0; ir < rowPanels; ir++)
+                    for (int ir = 0; ir < mcur; ir += s.MR)
                     {
-                        int i = ir * s.MR;
-                        int mr = Math.Min(s.MR, mcur - i);
-                        T* ap = pa + i * kc;
-                        for (int jr = j0; jr < j1; jr++)
+                        int mr = Math.Min(s.MR, mcur - ir);
+                        T* ap = pa + ir * kc;
+                        for (int jr = 0; jr < ncur; jr += s.NR)
                         {
-                            int j = jr * s.NR;
-                            int nr = Math.Min(s.NR, ncur - j);
-                            T* cp = c.P + (ic + i) * c.Rs + (jc + j) * c.Cs;
-                            MicroKernel(kc, ap, pb + j * kc, cp, c.Rs, c.Cs, mr, nr, accumulate, s);
+                            int nr = Math.Min(s.NR, ncur - jr);
+                            T* cp = c.P + (ic + ir) * c.Rs + (jc + jr) * c.Cs;
+                            MicroKernel(kc, ap, pb + jr * kc, cp, c.Rs, c.Cs, mr, nr, accumulate: pc > 0, s);
+                            // The epilogue runs on the tile just written, while it is still in L1.
+                            if (last && !epilogue.IsIdentity) epilogue.Apply(cp, c.Rs, c.Cs, row0 + ic + ir, col0 + jc + jr, mr, nr);
                         }
                     }
                 }
-            }
-            finally
-            {
-                ArrayPool<T>.Shared.Return(aArr);
             }
         }
     }

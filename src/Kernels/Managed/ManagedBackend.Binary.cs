@@ -10,10 +10,11 @@ public sealed unsafe partial class ManagedBackend
     /// <inheritdoc />
     public void Binary(BinaryOp op, StridedView a, StridedView b, StridedView y)
     {
-        CheckView(a, $"Binary {op}");
-        CheckView(b, $"Binary {op}");
-        CheckView(y, $"Binary {op}");
-        CheckSameDType($"Binary {op}", a, b, y);
+        string name = OpNames.Of(op);
+        CheckView(a, name);
+        CheckView(b, name);
+        CheckView(y, name);
+        CheckSameDType(name, a, b, y);
         var l = StridedLoop.Create([a, b, y]);
         switch (y.DType)
         {

@@ -10,7 +10,7 @@ public sealed unsafe partial class ManagedBackend
     /// <inheritdoc />
     public void Reduce(ReduceOp op, StridedView x, StridedView y)
     {
-        string name = $"Reduce {op}";
+        string name = OpNames.Of(op);
         CheckView(x, name);
         CheckView(y, name);
         if (x.Rank != 3) throw new ArgumentException($"{name}: x must be a rank-3 [outer, n, inner] view, got {x}.");
@@ -46,23 +46,65 @@ public sealed unsafe partial class ManagedBackend
     {
         int outer = job.X.Shape[0], n = job.X.Shape[1], inner = job.X.Shape[2];
         long work = (long)outer * Math.Max(n, 1) * inner;
-        if (work < StridedLoop.ParallelThreshold || Environment.ProcessorCount == 1)
+        int threads = WorkerPool.Threads;
+        if (work < StridedLoop.ParallelThreshold || threads == 1)
         {
             ReduceBlock<T>(job, 0, outer, 0, inner);
             return;
         }
+        if ((long)outer * inner == 1 && job.X.Strides[1] == 1 && job.Op is ReduceOp.Sum or ReduceOp.Max or ReduceOp.Min)
+        {
+            ReduceLongRow<T>(job, n, threads);
+            return;
+        }
         // Split whichever of outer / inner offers the parallelism; each task owns disjoint outputs.
-        int tasks = Environment.ProcessorCount * 4;
+        int tasks = threads * 4;
         if (outer >= tasks || outer >= inner)
         {
             int per = (outer + tasks - 1) / tasks;
-            Parallel.For(0, (outer + per - 1) / per, t => ReduceBlock<T>(job, t * per, Math.Min(outer, (t + 1) * per), 0, inner));
+            WorkerPool.For((outer + per - 1) / per, t => ReduceBlock<T>(job, t * per, Math.Min(outer, (t + 1) * per), 0, inner));
         }
         else
         {
             int per = Math.Max(64, (inner + tasks - 1) / tasks);
-            Parallel.For(0, (inner + per - 1) / per, t => ReduceBlock<T>(job, 0, outer, t * per, Math.Min(inner, (t + 1) * per)));
+            WorkerPool.For((inner + per - 1) / per, t => ReduceBlock<T>(job, 0, outer, t * per, Math.Min(inner, (t + 1) * per)));
         }
+    }
+
+    /// <summary>A whole-tensor Sum/Max/Min of one dense row: each thread reduces a slice, then the partials combine in slice order.</summary>
+    private static void ReduceLongRow<T>(ReduceJob job, int n, int threads) where T : unmanaged, INumber<T>
+    {
+        T* px = Ptr<T>(job.X);
+        // Slices are multiples of the float blocking in SumSpan, so the result does not depend on the thread count's rounding.
+        int per = (n + threads - 1) / threads;
+        per = (per + 4095) / 4096 * 4096;
+        int slices = (n + per - 1) / per;
+        var partial = new double[slices];
+        var partialT = new T[slices];
+        WorkerPool.For(slices, t =>
+        {
+            var span = new ReadOnlySpan<T>(px + (long)t * per, Math.Min(per, n - t * per));
+            if (job.Op == ReduceOp.Sum)
+            {
+                if (typeof(T) == typeof(float)) partial[t] = SumFloatAsDouble(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(span));
+                else partialT[t] = TensorPrimitives.Sum(span);
+            }
+            else partialT[t] = job.Op == ReduceOp.Max ? TensorPrimitives.Max(span) : TensorPrimitives.Min(span);
+        });
+        T result;
+        if (job.Op == ReduceOp.Sum)
+        {
+            if (typeof(T) == typeof(float)) { double d = 0; foreach (var p in partial) d += p; result = T.CreateTruncating(d); }
+            else { result = T.Zero; foreach (var p in partialT) result += p; }
+        }
+        else
+        {
+            result = partialT[0];
+            for (int i = 1; i < slices; i++)
+                if (Better(partialT[i], result, job.Op == ReduceOp.Max)) result = partialT[i];
+        }
+        byte* py = ((ManagedBuffer)job.Y.Buffer).Pointer + job.Y.Offset * job.Y.DType.SizeOf();
+        *(T*)py = result;
     }
 
     private static void ReduceBlock<T>(ReduceJob job, int o0, int o1, int i0, int i1) where T : unmanaged, INumber<T>
@@ -193,9 +235,14 @@ public sealed unsafe partial class ManagedBackend
     internal static T SumSpan<T>(ReadOnlySpan<T> s) where T : unmanaged, INumber<T>
     {
         if (typeof(T) != typeof(float) || s.Length <= 4096) return TensorPrimitives.Sum(s);
-        var f = MemoryMarshal.Cast<T, float>(s);
+        return T.CreateTruncating(SumFloatAsDouble(MemoryMarshal.Cast<T, float>(s)));
+    }
+
+    /// <summary>Float sum in 4096-element blocks whose partial sums add up in double.</summary>
+    private static double SumFloatAsDouble(ReadOnlySpan<float> f)
+    {
         double acc = 0;
         for (int i = 0; i < f.Length; i += 4096) acc += TensorPrimitives.Sum(f.Slice(i, Math.Min(4096, f.Length - i)));
-        return T.CreateTruncating(acc);
+        return acc;
     }
 }

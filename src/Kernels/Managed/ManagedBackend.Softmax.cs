@@ -31,14 +31,14 @@ public sealed unsafe partial class ManagedBackend
     {
         int outer = x.Shape[0], inner = x.Shape[2];
         int rows = outer * inner;
-        if (x.Count < StridedLoop.ParallelThreshold || Environment.ProcessorCount == 1 || rows == 1)
+        if (x.Count < StridedLoop.ParallelThreshold || WorkerPool.Threads == 1 || rows == 1)
         {
             SoftmaxRows<T>(x, y, log, 0, rows);
             return;
         }
-        int tasks = Math.Min(rows, Environment.ProcessorCount * 4);
+        int tasks = Math.Min(rows, WorkerPool.Threads * 4);
         int per = (rows + tasks - 1) / tasks;
-        Parallel.For(0, (rows + per - 1) / per, t => SoftmaxRows<T>(x, y, log, t * per, Math.Min(rows, (t + 1) * per)));
+        WorkerPool.For((rows + per - 1) / per, t => SoftmaxRows<T>(x, y, log, t * per, Math.Min(rows, (t + 1) * per)));
     }
 
     private static void SoftmaxRows<T>(StridedView x, StridedView y, bool log, int r0, int r1) where T : unmanaged, IFloatingPointIeee754<T>

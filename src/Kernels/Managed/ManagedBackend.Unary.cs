@@ -9,9 +9,10 @@ public sealed unsafe partial class ManagedBackend
     /// <inheritdoc />
     public void Unary(UnaryOp op, StridedView x, StridedView y, double alpha = 0, double beta = 0)
     {
-        CheckView(x, $"Unary {op}");
-        CheckView(y, $"Unary {op}");
-        CheckSameDType($"Unary {op}", x, y);
+        string name = OpNames.Of(op);
+        CheckView(x, name);
+        CheckView(y, name);
+        CheckSameDType(name, x, y);
         var l = StridedLoop.Create([x, y]);
         switch (y.DType)
         {

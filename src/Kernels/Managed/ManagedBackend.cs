@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace GpuNet.Kernels.Managed;
@@ -8,6 +9,9 @@ namespace GpuNet.Kernels.Managed;
 /// <see cref="Parallel"/> only where the work is large enough to pay for the threads.
 /// All work is synchronous, so <see cref="Synchronize"/> has nothing to wait for.
 /// </summary>
+// Scratch stack buffers are always written before they are read: skip zeroing them (it was a
+// visible share of small strided ops).
+[SkipLocalsInit]
 public sealed unsafe partial class ManagedBackend : IBackend
 {
     /// <summary>Creates the backend of <paramref name="device"/>, with its own memory pool of pinned arrays.</summary>

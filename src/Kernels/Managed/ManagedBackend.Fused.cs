@@ -1,0 +1,185 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+
+namespace GpuNet.Kernels.Managed;
+
+public sealed unsafe partial class ManagedBackend
+{
+    /// <inheritdoc />
+    /// <remarks>
+    /// One pass per row: the maximum, then the exponentials written straight into the gradient row
+    /// (or a stack chunk when no gradient is wanted), their sum, the loss and the scaling.
+    /// </remarks>
+    public void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)
+    {
+        const string op = "SoftmaxCrossEntropy";
+        CheckView(logits, op);
+        CheckView(labels, op);
+        CheckView(losses, op);
+        if (logits.Rank != 2) throw new ArgumentException($"{op}: logits must be [rows, classes], got {logits}.");
+        int rows = logits.Shape[0], classes = logits.Shape[1];
+        if (labels.Rank != 1 || labels.Shape[0] != rows || labels.DType != DType.Int32)
+            throw new ArgumentException($"{op}: labels must be int32 [{rows}], got {labels}.");
+        if (losses.Rank != 1 || losses.Shape[0] != rows) throw new ArgumentException($"{op}: losses must be [{rows}], got {losses}.");
+        CheckSameDType(op, logits, losses);
+        if (gradient is { } g)
+        {
+            CheckView(g, op);
+            if (g.Rank != 2 || g.Shape[0] != rows || g.Shape[1] != classes) throw new ArgumentException($"{op}: gradient must be [{rows},{classes}], got {g}.");
+            CheckSameDType(op, logits, g);
+        }
+        if (rows == 0) return;
+        if (classes == 0) throw new ArgumentException($"{op}: logits {logits} have no classes.");
+        switch (logits.DType)
+        {
+            case DType.Float32: RunCrossEntropy<float>(logits, labels, losses, gradient); break;
+            case DType.Float64: RunCrossEntropy<double>(logits, labels, losses, gradient); break;
+            default: throw IntNotSupported(op);
+        }
+    }
+
+    private static void RunCrossEntropy<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = logits.Shape[0];
+        if (logits.Count < StridedLoop.ParallelThreshold || WorkerPool.Threads == 1)
+        {
+            CrossEntropyRows<T>(logits, labels, losses, gradient, 0, rows);
+            return;
+        }
+        int tasks = Math.Min(rows, WorkerPool.Threads * 4);
+        int per = (rows + tasks - 1) / tasks;
+        WorkerPool.For((rows + per - 1) / per, t => CrossEntropyRows<T>(logits, labels, losses, gradient, t * per, Math.Min(rows, (t + 1) * per)));
+    }
+
+    private static void CrossEntropyRows<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int r0, int r1) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int classes = logits.Shape[1];
+        T* px = Ptr<T>(logits), pl = Ptr<T>(losses);
+        int* pi = Ptr<int>(labels);
+        T* pg = gradient is { } gv ? Ptr<T>(gv) : null;
+        long xs0 = logits.Strides[0], xs1 = logits.Strides[1], ls = losses.Strides[0], is0 = labels.Strides[0];
+        long gs0 = gradient?.Strides[0] ?? 0, gs1 = gradient?.Strides[1] ?? 0;
+        // Rows that are not dense go through one scratch row (x, then e^(x − max) in place).
+        T[]? scratch = xs1 == 1 && (pg == null || gs1 == 1) ? null : new T[classes];
+        Span<T> chunk = stackalloc T[Chunk];
+        for (int r = r0; r < r1; r++)
+        {
+            int label = pi[r * is0];
+            if ((uint)label >= (uint)classes)
+                throw new ArgumentOutOfRangeException(nameof(labels), $"SoftmaxCrossEntropy: label {label} of row {r} is out of range for {classes} classes.");
+            T* xr = px + r * xs0;
+            ReadOnlySpan<T> x;
+            if (scratch is null) x = new ReadOnlySpan<T>(xr, classes);
+            else
+            {
+                for (int j = 0; j < classes; j++) scratch[j] = xr[j * xs1];
+                x = scratch;
+            }
+            T max = TensorPrimitives.Max(x);
+            T picked = x[label];
+            T sum;
+            if (pg != null)
+            {
+                Span<T> e = scratch ?? new Span<T>(pg + r * gs0, classes);
+                TensorPrimitives.Subtract(x, max, e);
+                TensorPrimitives.Exp(e, e);
+                sum = TensorPrimitives.Sum<T>(e);
+                TensorPrimitives.Multiply(e, T.One / sum, e);
+                e[label] -= T.One;
+                if (scratch is not null)
+                {
+                    T* gr = pg + r * gs0;
+                    for (int j = 0; j < classes; j++) gr[j * gs1] = scratch[j];
+                }
+            }
+            else
+            {
+                sum = T.Zero;
+                for (int s = 0; s < classes; s += Chunk)
+                {
+                    int len = Math.Min(Chunk, classes - s);
+                    TensorPrimitives.Subtract(x.Slice(s, len), max, chunk[..len]);
+                    TensorPrimitives.Exp(chunk[..len], chunk[..len]);
+                    sum += TensorPrimitives.Sum<T>(chunk[..len]);
+                }
+            }
+            // −log softmax(x)[label] = log Σ e^(x − max) − (x[label] − max); a row of −∞ gives NaN, as log-softmax does.
+            pl[r * ls] = T.IsNegativeInfinity(max) ? T.NaN : T.Log(sum) - (picked - max);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One pass over the four tensors: each element is read once and written once (param, m, v).</remarks>
+    public void AdamStep(StridedView param, StridedView grad, StridedView m, StridedView v, AdamParameters hp)
+    {
+        const string op = "AdamStep";
+        CheckView(param, op);
+        CheckView(grad, op);
+        CheckView(m, op);
+        CheckView(v, op);
+        CheckSameDType(op, param, grad, m, v);
+        var l = StridedLoop.Create([param, grad, m, v]);
+        switch (param.DType)
+        {
+            case DType.Float32: { var k = new AdamRow<float>(hp); StridedLoop.Run(ref l, ref k); break; }
+            case DType.Float64: { var k = new AdamRow<double>(hp); StridedLoop.Run(ref l, ref k); break; }
+            default: throw IntNotSupported(op);
+        }
+    }
+
+    /// <summary>PyTorch's Adam/AdamW update for one row of (param, grad, m, v).</summary>
+    private readonly struct AdamRow<T> : IRowKernel where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly T _beta1, _oneMinusBeta1, _beta2, _oneMinusBeta2, _l2, _decay, _invSqrtBc2, _eps, _negStep;
+
+        public AdamRow(AdamParameters hp)
+        {
+            _beta1 = T.CreateTruncating(hp.Beta1);
+            _oneMinusBeta1 = T.CreateTruncating(1 - hp.Beta1);
+            _beta2 = T.CreateTruncating(hp.Beta2);
+            _oneMinusBeta2 = T.CreateTruncating(1 - hp.Beta2);
+            _l2 = T.CreateTruncating(hp.WeightDecay != 0 && !hp.Decoupled ? hp.WeightDecay : 0);
+            _decay = T.CreateTruncating(hp.WeightDecay != 0 && hp.Decoupled ? 1 - hp.LearningRate * hp.WeightDecay : 1);
+            double bc1 = 1 - Math.Pow(hp.Beta1, hp.Step), bc2 = 1 - Math.Pow(hp.Beta2, hp.Step);
+            _invSqrtBc2 = T.CreateTruncating(1 / Math.Sqrt(bc2));
+            _eps = T.CreateTruncating(hp.Epsilon);
+            _negStep = T.CreateTruncating(-hp.LearningRate / bc1);
+        }
+
+        public void Row(long index, int n, ref readonly RowOperands o)
+        {
+            T* p = (T*)o.P0, g = (T*)o.P1, m = (T*)o.P2, v = (T*)o.P3;
+            int i = 0;
+            if (o.S0 == 1 && o.S1 == 1 && o.S2 == 1 && o.S3 == 1 && Vector256.IsHardwareAccelerated)
+            {
+                var beta1 = Vector256.Create(_beta1); var omb1 = Vector256.Create(_oneMinusBeta1);
+                var beta2 = Vector256.Create(_beta2); var omb2 = Vector256.Create(_oneMinusBeta2);
+                var l2 = Vector256.Create(_l2); var decay = Vector256.Create(_decay);
+                var isb = Vector256.Create(_invSqrtBc2); var eps = Vector256.Create(_eps); var step = Vector256.Create(_negStep);
+                for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+                {
+                    var pv = Vector256.Load(p + i);
+                    var gv = Vector256.Load(g + i) + l2 * pv;
+                    pv *= decay;
+                    var mv = beta1 * Vector256.Load(m + i) + omb1 * gv;
+                    var vv = beta2 * Vector256.Load(v + i) + omb2 * (gv * gv);
+                    mv.Store(m + i);
+                    vv.Store(v + i);
+                    (pv + step * (mv / (Vector256.Sqrt(vv) * isb + eps))).Store(p + i);
+                }
+            }
+            for (; i < n; i++)
+            {
+                ref T pi = ref p[i * o.S0];
+                T gi = g[i * o.S1] + _l2 * pi;
+                pi *= _decay;
+                ref T mi = ref m[i * o.S2];
+                ref T vi = ref v[i * o.S3];
+                mi = _beta1 * mi + _oneMinusBeta1 * gi;
+                vi = _beta2 * vi + _oneMinusBeta2 * (gi * gi);
+                pi += _negStep * (mi / (T.Sqrt(vi) * _invSqrtBc2 + _eps));
+            }
+        }
+    }
+}
