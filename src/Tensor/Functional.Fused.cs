@@ -1,0 +1,167 @@
+using GpuNet.Kernels;
+
+namespace GpuNet;
+
+/// <summary>
+/// Fused tensor ops (PyTorch's <c>torch.nn.functional</c> where the names match): each is one
+/// backend launch forward and one graph node, with a VJP that does in a few launches what the
+/// composed ops would do in many. Results equal the composed ops' up to rounding.
+/// </summary>
+public static class Functional
+{
+    /// <summary>
+    /// y = activation(x·Wᵀ + b) for x = [..., in], W = [out, in], b = [out] (PyTorch's <c>F.linear</c> followed
+    /// by the activation), computed by one GEMM whose epilogue adds the bias and applies the activation
+    /// while each tile is in cache. Backward: dZ = g ⊙ activation′ (from the saved output), dX = dZ·W,
+    /// dW = dZᵀ·X (written dense in W's layout), db = Σ dZ over rows.
+    /// </summary>
+    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null, Activation activation = Activation.None)
+    {
+        const string op = "Linear";
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        input.ThrowIfDisposed(op);
+        weight.ThrowIfDisposed(op);
+        Tensor.CheckSameDevice(op, input, weight);
+        if (weight.Rank != 2)
+            throw new ArgumentException($"{op}: weight must be [out, in]; got {ShapeUtil.Format(weight.Shape)}.");
+        int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
+        if (input.Rank == 0 || input.Shape[^1] != inFeatures)
+            throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.Shape)} x weight {ShapeUtil.Format(weight.Shape)}: the input's last dim must be {inFeatures}.");
+        if (!input.DType.IsFloating() || input.DType != weight.DType)
+            throw new ArgumentException($"{op}: input ({input.DType.Name()}) and weight ({weight.DType.Name()}) must share one floating dtype.");
+        if (bias is not null)
+        {
+            bias.ThrowIfDisposed(op);
+            Tensor.CheckSameDevice(op, input, bias);
+            if (bias.Rank != 1 || bias.Shape[0] != outFeatures || bias.DType != weight.DType)
+                throw new ArgumentException($"{op}: bias must be [{outFeatures}] {weight.DType.Name()}; got {ShapeUtil.Format(bias.Shape)} {bias.DType.Name()}.");
+        }
+
+        int rows = (int)(input.NumElements / Math.Max(inFeatures, 1));
+        int[] outShape = [.. input.Shape[..^1], outFeatures];
+        var y = Tensor.Empty(outShape, input.DType, input.Device, op);
+        if (y.NumElements > 0)
+        {
+            var x2 = RowsView(input, rows, inFeatures, out var copy);
+            using (copy)
+            {
+                var wt = new StridedView(weight.Buffer, [1, inFeatures, outFeatures], [0, weight.Strides[1], weight.Strides[0]], weight.Offset);
+                var c = StridedView.Contiguous(y.Buffer, [1, rows, outFeatures]);
+                StridedView? b = bias is null ? null : new StridedView(bias.Buffer, [1, rows, outFeatures], [0, 0, bias.Strides[0]], bias.Offset);
+                if (inFeatures == 0)
+                {
+                    input.Backend.Fill(c, 0);
+                    if (b is { } bv) input.Backend.Binary(BinaryOp.Add, c, bv, c);
+                    if (activation.ToUnaryOp() is { } act) input.Backend.Unary(act, c, c);
+                }
+                else input.Backend.MatMulEpilogue(x2, wt, c, b, activation);
+            }
+        }
+
+        Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
+        Tensor[] save = activation == Activation.None ? [input, weight] : [input, weight, y];
+        var inputShape = input.Shape;
+        return Tensor.Record(y, $"Linear({activation})", inputs, save, (g, s) =>
+        {
+            using var dz = ActivationBackward(g, activation == Activation.None ? null : s[2], activation);
+            using var dz2 = dz.Reshape([rows, outFeatures]);
+            Tensor? dx = null, dw = null, db = null;
+            if (s[0].RequiresGrad)
+            {
+                using var dx2 = dz2.MatMul(s[1]);
+                dx = dx2.Reshape(inputShape);
+            }
+            if (s[1].RequiresGrad)
+            {
+                using var x2 = s[0].Reshape([rows, inFeatures]);
+                using var dzt = dz2.T;
+                dw = dzt.MatMul(x2);
+            }
+            if (bias is not null && bias.RequiresGrad) db = dz2.Sum(0);
+            return bias is null ? [dx, dw] : [dx, dw, db];
+        });
+    }
+
+    /// <summary>g ⊙ activation′, with the derivative written in terms of the activation's output y.</summary>
+    private static Tensor ActivationBackward(Tensor g, Tensor? y, Activation activation)
+    {
+        switch (activation)
+        {
+            case Activation.Relu:
+                {
+                    using var mask = y!.Gt(0);
+                    return g * mask;
+                }
+            case Activation.Sigmoid:
+                {
+                    using var oneMinus = 1.0 - y!;
+                    using var slope = y! * oneMinus;
+                    return g * slope;
+                }
+            case Activation.Tanh:
+                {
+                    using var square = y! * y!;
+                    using var slope = 1.0 - square;
+                    return g * slope;
+                }
+            default:
+                return g.Reshape(g.Shape); // an alias the caller may dispose
+        }
+    }
+
+    /// <summary>The input as a [1, rows, in] view; leading dims that do not collapse into one stride are copied.</summary>
+    private static StridedView RowsView(Tensor input, int rows, int inFeatures, out Tensor? copy)
+    {
+        copy = null;
+        var src = input;
+        if (!ShapeUtil.TryCollapse(src.Shape, src.Strides, 0, src.Rank - 1, out _, out int rowStride))
+        {
+            using (Autograd.NoGrad()) copy = src = input.Contiguous(forceCopy: true);
+            rowStride = inFeatures;
+        }
+        return new StridedView(src.Buffer, [1, rows, inFeatures], [0, rowStride, src.Strides[^1]], src.Offset);
+    }
+
+    /// <summary>
+    /// Per-row cross-entropy −log softmax(logits)[label] of logits [N, C] against Int32 labels [N], as a
+    /// [N] tensor, computed in one pass that also produces softmax − onehot for the backward (so the
+    /// backward is one multiply). Reduce it with <see cref="Tensor.Mean()"/> or <see cref="Tensor.Sum()"/>.
+    /// Under <c>createGraph</c> the backward is rebuilt from differentiable ops, so double backward works.
+    /// </summary>
+    public static Tensor CrossEntropy(Tensor logits, Tensor labels)
+    {
+        const string op = "CrossEntropy";
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(labels);
+        logits.ThrowIfDisposed(op);
+        labels.ThrowIfDisposed(op);
+        Tensor.CheckSameDevice(op, logits, labels);
+        if (logits.Rank != 2 || !logits.DType.IsFloating())
+            throw new ArgumentException($"{op}: logits must be a floating [batch, classes] tensor; got {logits.DType.Name()} {ShapeUtil.Format(logits.Shape)}.");
+        if (labels.Rank != 1 || labels.Shape[0] != logits.Shape[0] || labels.DType != DType.Int32)
+            throw new ArgumentException($"{op}: labels must be Int32 [{logits.Shape[0]}]; got {labels.DType.Name()} {ShapeUtil.Format(labels.Shape)}.");
+        int rows = logits.Shape[0], classes = logits.Shape[1];
+        if (classes == 0 && rows > 0) throw new ArgumentException($"{op}: logits {ShapeUtil.Format(logits.Shape)} have no classes.");
+
+        var losses = Tensor.Empty([rows], logits.DType, logits.Device, op);
+        bool record = Tensor.WillRecord(logits);
+        Tensor? gradient = record ? Tensor.Empty(logits.Shape, logits.DType, logits.Device, op).DetachFromScope() : null;
+        if (rows > 0)
+            logits.Backend.SoftmaxCrossEntropy(logits.AsView(), labels.AsView(), losses.AsView(), gradient?.AsView());
+        if (!record) return losses;
+
+        var savedLogits = logits.Saved();
+        var savedLabels = labels.Saved();
+        return Tensor.Record(losses, "CrossEntropy", [logits], g =>
+        {
+            using var column = g.Unsqueeze(1);
+            if (!Tape.GradMode.IsEnabled) return [gradient! * column];
+            // createGraph: softmax − onehot from recorded ops, so the gradient can be differentiated again.
+            using var p = savedLogits.Softmax(1);
+            using var onehot = Tensor.OneHot(savedLabels, classes, p.DType);
+            using var diff = p - onehot;
+            return [diff * column];
+        }, gradient!, savedLogits, savedLabels);
+    }
+}
