@@ -1,0 +1,234 @@
+using System.Text;
+
+namespace GpuNet.Nn;
+
+/// <summary>
+/// Base class of every layer and model (PyTorch's <c>nn.Module</c>): a <see cref="Forward"/>
+/// function plus registered parameters and submodules, which give stable dotted names
+/// (<c>layers.0.weight</c>) for <see cref="NamedParameters"/>, <see cref="StateDict"/> and checkpoints.
+/// </summary>
+/// <remarks>
+/// Subclasses create their parameters in the constructor with <see cref="RegisterParameter"/> and their
+/// children with <see cref="RegisterModule{T}"/>; registration order is the iteration order.
+/// Parameters live outside every <see cref="TensorScope"/>; <see cref="Dispose"/> frees them.
+/// </remarks>
+public abstract class Module : IDisposable
+{
+    private readonly List<(string Name, Parameter Parameter)> _parameters = [];
+    private readonly List<(string Name, Module Module)> _children = [];
+    private bool _disposed;
+
+    /// <summary>Computes the module's output for <paramref name="input"/>.</summary>
+    public abstract Tensor Forward(Tensor input);
+
+    /// <summary>True in training mode (the default); false after <see cref="Eval"/>. Dropout is the identity when false.</summary>
+    public bool IsTraining { get; private set; } = true;
+
+    /// <summary>Registers a parameter under <paramref name="name"/> (no dots; unique within this module) and returns it.</summary>
+    protected Parameter RegisterParameter(string name, Parameter parameter)
+    {
+        ArgumentNullException.ThrowIfNull(parameter);
+        CheckName(name);
+        _parameters.Add((name, parameter));
+        return parameter;
+    }
+
+    /// <summary>Registers a submodule under <paramref name="name"/> (no dots; unique within this module) and returns it.</summary>
+    protected T RegisterModule<T>(string name, T module) where T : Module
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        CheckName(name);
+        if (ReferenceEquals(module, this)) throw new ArgumentException($"{GetType().Name}: a module cannot be its own child ('{name}').");
+        _children.Add((name, module));
+        return module;
+    }
+
+    private void CheckName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Contains('.'))
+            throw new ArgumentException($"{GetType().Name}: '{name}' is not a valid name for a parameter or submodule (it must be non-empty and contain no '.').");
+        if (_parameters.Any(p => p.Name == name) || _children.Any(c => c.Name == name))
+            throw new ArgumentException($"{GetType().Name}: the name '{name}' is already registered.");
+    }
+
+    /// <summary>Every parameter of this module and (when <paramref name="recurse"/>) its descendants, in registration order, each once.</summary>
+    public IEnumerable<Parameter> Parameters(bool recurse = true) => NamedParameters(recurse: recurse).Select(p => p.Parameter);
+
+    /// <summary>Parameters with their dotted names (<c>layers.0.weight</c>), in registration order; a parameter shared by two modules appears once.</summary>
+    public IEnumerable<(string Name, Parameter Parameter)> NamedParameters(string prefix = "", bool recurse = true)
+    {
+        var seen = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
+        foreach (var (path, module) in recurse ? NamedModules(prefix) : [(prefix, this)])
+            foreach (var (name, p) in module._parameters)
+                if (seen.Add(p)) yield return (Join(path, name), p);
+    }
+
+    /// <summary>The direct submodules.</summary>
+    public IEnumerable<Module> Children() => _children.Select(c => c.Module);
+
+    /// <summary>The direct submodules with their names.</summary>
+    public IEnumerable<(string Name, Module Module)> NamedChildren() => _children;
+
+    /// <summary>This module and every descendant, depth first (pre-order).</summary>
+    public IEnumerable<Module> Modules() => NamedModules().Select(m => m.Module);
+
+    /// <summary>This module (named <paramref name="prefix"/>, "" by default) and every descendant with its dotted name, depth first; each module once.</summary>
+    public IEnumerable<(string Name, Module Module)> NamedModules(string prefix = "")
+    {
+        var seen = new HashSet<Module>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(string, Module)>();
+        stack.Push((prefix, this));
+        while (stack.Count > 0)
+        {
+            var (path, m) = stack.Pop();
+            if (!seen.Add(m)) continue;
+            yield return (path, m);
+            for (int i = m._children.Count - 1; i >= 0; i--)
+                stack.Push((Join(path, m._children[i].Name), m._children[i].Module));
+        }
+    }
+
+    private static string Join(string prefix, string name) => prefix.Length == 0 ? name : prefix + "." + name;
+
+    /// <summary>Sets training mode on this module and every descendant; returns this module.</summary>
+    public Module Train(bool mode = true)
+    {
+        foreach (var m in Modules()) m.IsTraining = mode;
+        return this;
+    }
+
+    /// <summary>Sets evaluation mode (<c>Train(false)</c>); returns this module.</summary>
+    public Module Eval() => Train(false);
+
+    /// <summary>Moves every parameter to <paramref name="device"/> (dropping gradients); returns this module. Optimizers built on the parameters keep working.</summary>
+    public Module To(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        foreach (var p in Parameters())
+        {
+            if (p.Device == device) continue;
+            Tensor moved;
+            using (TensorScope.Suspend())
+            using (Autograd.NoGrad())
+                moved = p.Data.To(device);
+            var old = p.Data;
+            p.Data = moved;
+            old.Dispose();
+        }
+        return this;
+    }
+
+    /// <summary>Drops every parameter's gradient (sets it to null).</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in Parameters()) p.ZeroGrad();
+    }
+
+    /// <summary>Total number of parameter elements.</summary>
+    public long NumParameters() => Parameters().Sum(p => p.NumElements);
+
+    /// <summary>
+    /// Name → tensor for every parameter, in registration order (PyTorch's <c>state_dict</c>). The tensors are
+    /// the parameters themselves, not copies: read or save them, do not dispose them.
+    /// </summary>
+    public Dictionary<string, Tensor> StateDict()
+    {
+        var dict = new Dictionary<string, Tensor>();
+        foreach (var (name, p) in NamedParameters()) dict[name] = p.Data;
+        return dict;
+    }
+
+    /// <summary>
+    /// Copies the tensors of <paramref name="stateDict"/> into the parameters of the same names (converting dtype and device).
+    /// With <paramref name="strict"/>, a missing or unexpected key is an error naming every such key; a shape mismatch always is.
+    /// </summary>
+    /// <returns>The keys that were missing from the dictionary and the keys it had that no parameter has (both empty when strict).</returns>
+    public LoadStateDictResult LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true)
+    {
+        ArgumentNullException.ThrowIfNull(stateDict);
+        var named = NamedParameters().ToList();
+        var names = named.Select(n => n.Name).ToHashSet();
+        var missing = named.Where(n => !stateDict.ContainsKey(n.Name)).Select(n => n.Name).ToList();
+        var unexpected = stateDict.Keys.Where(k => !names.Contains(k)).ToList();
+        var mismatched = named.Where(n => stateDict.TryGetValue(n.Name, out var t) && !t.Shape.SequenceEqual(n.Parameter.Shape))
+            .Select(n => $"'{n.Name}': checkpoint {Parameter.Format(stateDict[n.Name].Shape)}, model {Parameter.Format(n.Parameter.Shape)}").ToList();
+        var errors = new List<string>();
+        if (strict && missing.Count > 0) errors.Add($"missing keys: {string.Join(", ", missing.Select(k => $"'{k}'"))}");
+        if (strict && unexpected.Count > 0) errors.Add($"unexpected keys: {string.Join(", ", unexpected.Select(k => $"'{k}'"))}");
+        if (mismatched.Count > 0) errors.Add($"shape mismatches: {string.Join("; ", mismatched)}");
+        if (errors.Count > 0)
+            throw new InvalidOperationException($"LoadStateDict into {GetType().Name}: {string.Join("; ", errors)}.");
+        using (Tensor.NewScope())
+        using (Autograd.NoGrad())
+        {
+            foreach (var (name, p) in named)
+            {
+                if (!stateDict.TryGetValue(name, out var src)) continue;
+                var onDevice = src.Device == p.Device ? src : src.To(p.Device);
+                p.Data.CopyFrom(onDevice);
+            }
+        }
+        return new LoadStateDictResult(missing, unexpected);
+    }
+
+    /// <summary>Saves <see cref="StateDict"/> to a safetensors file (atomically: a crash never leaves a half-written file).</summary>
+    public void Save(string path, IReadOnlyDictionary<string, string>? metadata = null) => Safetensors.Save(path, StateDict(), metadata);
+
+    /// <summary>Loads parameters from a safetensors file written by <see cref="Save"/> (or any file with matching names and shapes).</summary>
+    public LoadStateDictResult Load(string path, bool strict = true)
+    {
+        var device = Parameters().FirstOrDefault()?.Device ?? Device.Default;
+        using var scope = Tensor.NewScope();
+        var tensors = Safetensors.Load(path, device);
+        try
+        {
+            return LoadStateDict(tensors, strict);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException($"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Extra text shown after the module's name in <see cref="ToString"/> (e.g. <c>in=784, out=10</c>).</summary>
+    protected virtual string ExtraRepr() => "";
+
+    /// <summary>A PyTorch-style tree of the module and its children.</summary>
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        Write(sb, 0);
+        return sb.ToString();
+    }
+
+    private void Write(StringBuilder sb, int indent)
+    {
+        sb.Append(GetType().Name).Append('(').Append(ExtraRepr());
+        if (_children.Count > 0)
+        {
+            sb.AppendLine();
+            foreach (var (name, child) in _children)
+            {
+                sb.Append(' ', indent + 2).Append('(').Append(name).Append("): ");
+                child.Write(sb, indent + 2);
+                sb.AppendLine();
+            }
+            sb.Append(' ', indent);
+        }
+        sb.Append(')');
+    }
+
+    /// <summary>Frees the parameters of this module and its descendants.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (var p in Parameters()) p.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>What <see cref="Module.LoadStateDict"/> did not match.</summary>
+/// <param name="MissingKeys">Parameter names absent from the dictionary (left unchanged).</param>
+/// <param name="UnexpectedKeys">Dictionary keys that name no parameter (ignored).</param>
+public sealed record LoadStateDictResult(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys);

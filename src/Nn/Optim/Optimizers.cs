@@ -1,0 +1,250 @@
+namespace GpuNet.Nn;
+
+/// <summary>
+/// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2 weight
+/// decay, exactly as PyTorch's <c>torch.optim.SGD</c>:
+/// d = g + wd·p; b = d on the first step, else b = μ·b + (1 − τ)·d; d = d + μ·b (Nesterov) or b; p = p − lr·d.
+/// </summary>
+public sealed class SGD : Optimizer
+{
+    /// <summary>Creates the optimizer.</summary>
+    /// <param name="parameters">Parameters to update.</param>
+    /// <param name="lr">Learning rate.</param>
+    /// <param name="momentum">Momentum factor μ (0: plain SGD).</param>
+    /// <param name="dampening">Dampening τ of the momentum.</param>
+    /// <param name="nesterov">Use Nesterov momentum (needs μ &gt; 0 and τ = 0).</param>
+    /// <param name="weightDecay">L2 penalty coefficient wd, added to the gradient.</param>
+    public SGD(IEnumerable<Parameter> parameters, double lr, double momentum = 0, double dampening = 0, bool nesterov = false, double weightDecay = 0)
+        : base(parameters, lr)
+    {
+        Momentum = NonNegative("SGD", nameof(momentum), momentum);
+        Dampening = dampening;
+        WeightDecay = NonNegative("SGD", nameof(weightDecay), weightDecay);
+        if (nesterov && (momentum <= 0 || dampening != 0))
+            throw new ArgumentException($"SGD: Nesterov momentum requires momentum > 0 and zero dampening; got momentum {momentum}, dampening {dampening}.");
+        Nesterov = nesterov;
+    }
+
+    /// <summary>Momentum factor μ.</summary>
+    public double Momentum { get; }
+
+    /// <summary>Dampening τ.</summary>
+    public double Dampening { get; }
+
+    /// <summary>Whether Nesterov momentum is used.</summary>
+    public bool Nesterov { get; }
+
+    /// <summary>L2 weight decay.</summary>
+    public double WeightDecay { get; }
+
+    /// <inheritdoc />
+    protected override void Update(int index, Tensor param, Tensor grad, long step)
+    {
+        bool first = !HasState(index, "momentum_buffer");
+        var buffer = Momentum != 0 ? State(index, "momentum_buffer", () => Tensor.ZerosLike(param)) : null;
+        SgdUpdate(param, grad, buffer, first, LearningRate, Momentum, Dampening, Nesterov, WeightDecay);
+    }
+
+    /// <summary>The per-parameter SGD math (in place on <paramref name="param"/> and <paramref name="buffer"/>).</summary>
+    internal static void SgdUpdate(Tensor param, Tensor grad, Tensor? buffer, bool firstStep, double lr, double momentum, double dampening, bool nesterov, double weightDecay)
+    {
+        var d = grad;
+        if (weightDecay != 0 || nesterov)
+        {
+            d = grad.Clone();
+            if (weightDecay != 0) d.AddInPlace(param, weightDecay);
+        }
+        if (buffer is not null)
+        {
+            if (firstStep) buffer.CopyFrom(d);
+            else
+            {
+                buffer.AffineInPlace(momentum);
+                buffer.AddInPlace(d, 1 - dampening);
+            }
+            if (nesterov) d.AddInPlace(buffer, momentum);
+            else d = buffer;
+        }
+        param.AddInPlace(d, -lr);
+    }
+}
+
+/// <summary>
+/// Adam (PyTorch's <c>torch.optim.Adam</c>): m = β₁m + (1−β₁)g, v = β₂v + (1−β₂)g²,
+/// p = p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε), with L2 weight decay added to the gradient.
+/// </summary>
+public class Adam : Optimizer
+{
+    /// <summary>Creates the optimizer.</summary>
+    /// <param name="parameters">Parameters to update.</param>
+    /// <param name="lr">Learning rate.</param>
+    /// <param name="beta1">Decay of the first-moment average.</param>
+    /// <param name="beta2">Decay of the second-moment average.</param>
+    /// <param name="eps">Added to the denominator for stability.</param>
+    /// <param name="weightDecay">L2 penalty added to the gradient (Adam) or decoupled decay (AdamW).</param>
+    public Adam(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
+        : this(parameters, lr, beta1, beta2, eps, weightDecay, decoupled: false) { }
+
+    private protected Adam(IEnumerable<Parameter> parameters, double lr, double beta1, double beta2, double eps, double weightDecay, bool decoupled)
+        : base(parameters, lr)
+    {
+        string name = decoupled ? "AdamW" : "Adam";
+        Beta1 = UnitInterval(name, nameof(beta1), beta1);
+        Beta2 = UnitInterval(name, nameof(beta2), beta2);
+        Eps = NonNegative(name, nameof(eps), eps);
+        WeightDecay = NonNegative(name, nameof(weightDecay), weightDecay);
+        Decoupled = decoupled;
+    }
+
+    /// <summary>β₁.</summary>
+    public double Beta1 { get; }
+
+    /// <summary>β₂.</summary>
+    public double Beta2 { get; }
+
+    /// <summary>ε.</summary>
+    public double Eps { get; }
+
+    /// <summary>Weight decay coefficient.</summary>
+    public double WeightDecay { get; }
+
+    /// <summary>True for AdamW's decoupled decay (p ← p·(1 − lr·wd) before the Adam step).</summary>
+    public bool Decoupled { get; }
+
+    /// <inheritdoc />
+    protected override void Update(int index, Tensor param, Tensor grad, long step)
+    {
+        var m = State(index, "exp_avg", () => Tensor.ZerosLike(param));
+        var v = State(index, "exp_avg_sq", () => Tensor.ZerosLike(param));
+        AdamUpdate(param, grad, m, v, step, LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
+    }
+
+    /// <summary>The per-parameter Adam/AdamW math, in place on <paramref name="param"/>, <paramref name="m"/> and <paramref name="v"/> (one place to fuse into a kernel).</summary>
+    internal static void AdamUpdate(Tensor param, Tensor grad, Tensor m, Tensor v, long step, double lr, double beta1, double beta2, double eps, double weightDecay, bool decoupled)
+    {
+        var g = grad;
+        if (weightDecay != 0)
+        {
+            if (decoupled) param.AffineInPlace(1 - lr * weightDecay);
+            else
+            {
+                g = grad.Clone();
+                g.AddInPlace(param, weightDecay);
+            }
+        }
+        double bias1 = 1 - Math.Pow(beta1, step);
+        double bias2 = 1 - Math.Pow(beta2, step);
+        m.AffineInPlace(beta1);
+        m.AddInPlace(g, 1 - beta1);
+        using var g2 = g * g;
+        v.AffineInPlace(beta2);
+        v.AddInPlace(g2, 1 - beta2);
+        using var denom = v.Sqrt();
+        denom.AffineInPlace(1 / Math.Sqrt(bias2), eps);
+        using var ratio = m / denom;
+        param.AddInPlace(ratio, -lr / bias1);
+    }
+}
+
+/// <summary>
+/// AdamW (PyTorch's <c>torch.optim.AdamW</c>): Adam with decoupled weight decay, p ← p·(1 − lr·wd)
+/// before the Adam step; the default decay is 1e-2.
+/// </summary>
+public sealed class AdamW : Adam
+{
+    /// <summary>Creates the optimizer.</summary>
+    /// <param name="parameters">Parameters to update.</param>
+    /// <param name="lr">Learning rate.</param>
+    /// <param name="beta1">Decay of the first-moment average.</param>
+    /// <param name="beta2">Decay of the second-moment average.</param>
+    /// <param name="eps">Added to the denominator for stability.</param>
+    /// <param name="weightDecay">Decoupled weight decay.</param>
+    public AdamW(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 1e-2)
+        : base(parameters, lr, beta1, beta2, eps, weightDecay, decoupled: true) { }
+}
+
+/// <summary>
+/// RMSProp (PyTorch's <c>torch.optim.RMSprop</c>): s = αs + (1−α)g²; with <c>centered</c>,
+/// ḡ = αḡ + (1−α)g and the denominator is √(s − ḡ²) + ε, else √s + ε; with momentum μ,
+/// b = μb + g/denominator and p = p − lr·b, else p = p − lr·g/denominator.
+/// </summary>
+public sealed class RMSProp : Optimizer
+{
+    /// <summary>Creates the optimizer.</summary>
+    /// <param name="parameters">Parameters to update.</param>
+    /// <param name="lr">Learning rate (PyTorch's default is 1e-2).</param>
+    /// <param name="alpha">Smoothing constant of the squared-gradient average.</param>
+    /// <param name="eps">Added to the denominator.</param>
+    /// <param name="weightDecay">L2 penalty added to the gradient.</param>
+    /// <param name="momentum">Momentum factor (0: none).</param>
+    /// <param name="centered">Normalise by the estimated variance instead of the raw second moment.</param>
+    public RMSProp(IEnumerable<Parameter> parameters, double lr = 1e-2, double alpha = 0.99, double eps = 1e-8, double weightDecay = 0, double momentum = 0, bool centered = false)
+        : base(parameters, lr)
+    {
+        Alpha = UnitInterval("RMSProp", nameof(alpha), alpha);
+        Eps = NonNegative("RMSProp", nameof(eps), eps);
+        WeightDecay = NonNegative("RMSProp", nameof(weightDecay), weightDecay);
+        Momentum = NonNegative("RMSProp", nameof(momentum), momentum);
+        Centered = centered;
+    }
+
+    /// <summary>α.</summary>
+    public double Alpha { get; }
+
+    /// <summary>ε.</summary>
+    public double Eps { get; }
+
+    /// <summary>L2 weight decay.</summary>
+    public double WeightDecay { get; }
+
+    /// <summary>Momentum factor.</summary>
+    public double Momentum { get; }
+
+    /// <summary>Whether the centered variant is used.</summary>
+    public bool Centered { get; }
+
+    /// <inheritdoc />
+    protected override void Update(int index, Tensor param, Tensor grad, long step)
+    {
+        var square = State(index, "square_avg", () => Tensor.ZerosLike(param));
+        var gradAvg = Centered ? State(index, "grad_avg", () => Tensor.ZerosLike(param)) : null;
+        var buffer = Momentum > 0 ? State(index, "momentum_buffer", () => Tensor.ZerosLike(param)) : null;
+        RmsPropUpdate(param, grad, square, gradAvg, buffer, LearningRate, Alpha, Eps, WeightDecay, Momentum);
+    }
+
+    /// <summary>The per-parameter RMSProp math, in place on the parameter and its state.</summary>
+    internal static void RmsPropUpdate(Tensor param, Tensor grad, Tensor square, Tensor? gradAvg, Tensor? buffer, double lr, double alpha, double eps, double weightDecay, double momentum)
+    {
+        var g = grad;
+        if (weightDecay != 0)
+        {
+            g = grad.Clone();
+            g.AddInPlace(param, weightDecay);
+        }
+        using var g2 = g * g;
+        square.AffineInPlace(alpha);
+        square.AddInPlace(g2, 1 - alpha);
+        Tensor avg;
+        if (gradAvg is not null)
+        {
+            gradAvg.AffineInPlace(alpha);
+            gradAvg.AddInPlace(g, 1 - alpha);
+            using var mean2 = gradAvg * gradAvg;
+            using var variance = square - mean2;
+            avg = variance.Sqrt();
+        }
+        else avg = square.Sqrt();
+        using (avg)
+        {
+            avg.AffineInPlace(1, eps);
+            using var ratio = g / avg;
+            if (buffer is not null)
+            {
+                buffer.AffineInPlace(momentum);
+                buffer.AddInPlace(ratio);
+                param.AddInPlace(buffer, -lr);
+            }
+            else param.AddInPlace(ratio, -lr);
+        }
+    }
+}

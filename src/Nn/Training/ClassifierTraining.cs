@@ -1,0 +1,223 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace GpuNet.Nn;
+
+/// <summary>Settings of an MLP classification run (what <c>gpunet train</c> exposes).</summary>
+public sealed record TrainConfig
+{
+    /// <summary>Total epochs (a resumed run continues up to this number).</summary>
+    public int Epochs { get; init; } = 10;
+
+    /// <summary>Samples per mini-batch.</summary>
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>Hidden layer widths.</summary>
+    public int[] Hidden { get; init; } = [512, 256];
+
+    /// <summary>Hidden activation: relu, sigmoid, tanh.</summary>
+    public string Activation { get; init; } = "relu";
+
+    /// <summary>Dropout probability after each hidden activation.</summary>
+    public double Dropout { get; init; }
+
+    /// <summary>sgd, adam, adamw or rmsprop.</summary>
+    public string Optimizer { get; init; } = "adam";
+
+    /// <summary>Learning rate; null picks the optimizer's default (<see cref="DefaultLearningRate"/>).</summary>
+    public double? LearningRate { get; init; }
+
+    /// <summary>Weight decay (L2 for sgd/adam/rmsprop, decoupled for adamw); null picks 0 (1e-2 for adamw).</summary>
+    public double? WeightDecay { get; init; }
+
+    /// <summary>Momentum for sgd and rmsprop (null: 0.9 for sgd, 0 for rmsprop).</summary>
+    public double? Momentum { get; init; }
+
+    /// <summary>Learning-rate schedule over the epochs: none, cosine or step (halve every quarter of the run).</summary>
+    public string Schedule { get; init; } = "cosine";
+
+    /// <summary>Seed of the initial weights, shuffles and dropout masks.</summary>
+    public long Seed { get; init; }
+
+    /// <summary>Checkpoint path (model as safetensors; the training state goes next to it); null: none.</summary>
+    public string? Checkpoint { get; init; }
+
+    /// <summary>Continue from <see cref="Checkpoint"/> (model, optimizer, schedule, dropout streams) instead of starting afresh.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Optimizers <see cref="Optimizer"/> accepts.</summary>
+    public static IReadOnlyList<string> Optimizers { get; } = ["sgd", "adam", "adamw", "rmsprop"];
+
+    /// <summary>Schedules <see cref="Schedule"/> accepts.</summary>
+    public static IReadOnlyList<string> Schedules { get; } = ["none", "cosine", "step"];
+
+    /// <summary>The default learning rate of an optimizer in this recipe.</summary>
+    public static double DefaultLearningRate(string optimizer) => optimizer switch
+    {
+        "sgd" => 0.05,
+        _ => 1e-3,
+    };
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
+    public void Validate()
+    {
+        if (Epochs <= 0) throw new ArgumentException($"epochs must be positive; got {Epochs}.");
+        if (BatchSize <= 0) throw new ArgumentException($"batch size must be positive; got {BatchSize}.");
+        if (Hidden.Any(h => h <= 0)) throw new ArgumentException($"hidden sizes must be positive; got {string.Join(",", Hidden)}.");
+        if (!Activations.Names.Contains(Activation)) throw new ArgumentException($"unknown activation '{Activation}'; expected {string.Join(", ", Activations.Names)}.");
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"dropout must be in [0, 1); got {Dropout}.");
+        if (!Optimizers.Contains(Optimizer)) throw new ArgumentException($"unknown optimizer '{Optimizer}'; expected {string.Join(", ", Optimizers)}.");
+        if (!Schedules.Contains(Schedule)) throw new ArgumentException($"unknown schedule '{Schedule}'; expected {string.Join(", ", Schedules)}.");
+        if (LearningRate is { } lr && !(lr > 0 && !double.IsInfinity(lr))) throw new ArgumentException($"learning rate must be positive; got {lr}.");
+        if (WeightDecay is { } wd && !(wd >= 0 && !double.IsInfinity(wd))) throw new ArgumentException($"weight decay must be non-negative; got {wd}.");
+        if (Momentum is { } m && !(m >= 0 && m < 1)) throw new ArgumentException($"momentum must be in [0, 1); got {m}.");
+        if (Resume && Checkpoint is null) throw new ArgumentException("resume needs a checkpoint path (--out).");
+    }
+}
+
+/// <summary>The outcome of <see cref="ClassifierTraining.Run"/>.</summary>
+/// <param name="Epochs">Every epoch's results, including those of a resumed run's earlier epochs.</param>
+/// <param name="TestAccuracy">Final accuracy on the test set.</param>
+/// <param name="Model">The trained model (the caller disposes it).</param>
+/// <param name="ResumedFromEpoch">Epochs already done when the run started (0 for a fresh run).</param>
+public sealed record TrainResult(IReadOnlyList<EpochResult> Epochs, double TestAccuracy, Mlp Model, int ResumedFromEpoch);
+
+/// <summary>
+/// The whole recipe behind <c>gpunet train</c>, reusable in-process: builds an MLP for a
+/// <see cref="ClassificationData"/>, trains it with cross-entropy, evaluates after each epoch,
+/// checkpoints, and resumes bit-for-bit.
+/// </summary>
+public static class ClassifierTraining
+{
+    private static readonly JsonSerializerOptions s_json = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    /// <summary>Path of the training-state file kept next to a model checkpoint (<c>model.safetensors</c> → <c>model.state.safetensors</c>).</summary>
+    public static string StatePath(string checkpoint) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(checkpoint))!, Path.GetFileNameWithoutExtension(checkpoint) + ".state.safetensors");
+
+    /// <summary>Builds the model, optimizer and schedule <paramref name="config"/> describes.</summary>
+    public static (Mlp Model, Optimizer Optimizer, LRScheduler? Scheduler) Build(TrainConfig config, int features, int classes, Device device)
+    {
+        config.Validate();
+        var model = new Mlp([features, .. config.Hidden, classes], config.Activation, config.Dropout, config.Seed, device: device);
+        double lr = config.LearningRate ?? TrainConfig.DefaultLearningRate(config.Optimizer);
+        var ps = model.Parameters();
+        Optimizer opt = config.Optimizer switch
+        {
+            "sgd" => new SGD(ps, lr, momentum: config.Momentum ?? 0.9, weightDecay: config.WeightDecay ?? 0),
+            "adam" => new Adam(ps, lr, weightDecay: config.WeightDecay ?? 0),
+            "adamw" => new AdamW(ps, lr, weightDecay: config.WeightDecay ?? 1e-2),
+            _ => new RMSProp(ps, lr, momentum: config.Momentum ?? 0, weightDecay: config.WeightDecay ?? 0),
+        };
+        LRScheduler? sched = config.Schedule switch
+        {
+            "cosine" => new CosineAnnealingLR(opt, config.Epochs),
+            "step" => new StepLR(opt, Math.Max(1, config.Epochs / 4), 0.5),
+            _ => null,
+        };
+        return (model, opt, sched);
+    }
+
+    /// <summary>
+    /// Trains on <paramref name="data"/> as <paramref name="config"/> says, calling <paramref name="onBatch"/> after each
+    /// batch and <paramref name="onEpoch"/> after each epoch; checkpoints after every epoch when a checkpoint path is set.
+    /// </summary>
+    public static TrainResult Run(ClassificationData data, TrainConfig config, Device? device = null,
+        Action<BatchProgress>? onBatch = null, Action<EpochResult>? onEpoch = null)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(config);
+        device ??= data.Train.Device;
+        var (model, opt, sched) = Build(config, data.Features, data.Classes, device);
+        try
+        {
+            var history = new List<EpochResult>();
+            int start = 0;
+            if (config.Resume)
+            {
+                start = LoadCheckpoint(config.Checkpoint!, model, opt, history);
+                if (sched is not null) sched.LastEpoch = start;
+                if (start >= config.Epochs)
+                    throw new ArgumentException($"the checkpoint {config.Checkpoint} has already done {start} epochs; ask for more than {start} with --epochs.");
+            }
+            var loader = new DataLoader(data.Train, config.BatchSize, shuffle: true, seed: Seeds.Derive(config.Seed, 77));
+            var trainer = new Trainer(model, new CrossEntropyLoss(), opt, sched);
+            double before = history.Count > 0 ? history[^1].ElapsedSeconds : 0;
+            trainer.Fit(loader, data.Test, config.Epochs, start, onBatch, r =>
+            {
+                history.Add(r);
+                if (config.Checkpoint is { } path) SaveCheckpoint(path, config, model, opt, history);
+                onEpoch?.Invoke(r);
+            }, before);
+            double acc = history[^1].TestAccuracy;
+            opt.Dispose();
+            return new TrainResult(history, acc, model, start);
+        }
+        catch
+        {
+            opt.Dispose();
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes the model to <paramref name="path"/> and the optimizer state, dropout counters and history to <see cref="StatePath"/>.</summary>
+    public static void SaveCheckpoint(string path, TrainConfig config, Module model, Optimizer optimizer, IReadOnlyList<EpochResult> history)
+    {
+        int epoch = history.Count;
+        var meta = new Dictionary<string, string>
+        {
+            ["format"] = "gpunet-mlp",
+            ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
+            ["config"] = JsonSerializer.Serialize(config with { Resume = false }, s_json),
+        };
+        if (model is Mlp mlp)
+        {
+            meta["sizes"] = string.Join(",", mlp.Sizes);
+            meta["activation"] = mlp.Activation;
+        }
+        using (Tensor.NewScope())
+        {
+            var state = new Dictionary<string, Tensor>();
+            foreach (var (k, v) in optimizer.StateDict()) state["optimizer." + k] = v;
+            var stateMeta = new Dictionary<string, string>
+            {
+                ["epoch"] = meta["epoch"],
+                ["optimizer"] = optimizer.GetType().Name,
+                ["history"] = JsonSerializer.Serialize(history, s_json),
+            };
+            foreach (var (name, m) in model.NamedModules())
+                if (m is Dropout d) stateMeta["dropout." + name] = d.Counter.ToString(CultureInfo.InvariantCulture);
+            // State first, model second: a crash in between leaves mismatched epochs, which resume detects.
+            Safetensors.Save(StatePath(path), state, stateMeta);
+        }
+        model.Save(path, meta);
+    }
+
+    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/>; returns the number of epochs it had done.</summary>
+    public static int LoadCheckpoint(string path, Module model, Optimizer optimizer, List<EpochResult>? history = null)
+    {
+        var statePath = StatePath(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"resume: no checkpoint at {path}.", path);
+        if (!File.Exists(statePath)) throw new FileNotFoundException($"resume: {path} has no training state next to it ({statePath}); it cannot be resumed bit-for-bit.", statePath);
+        var meta = Safetensors.ReadMetadata(path);
+        var stateMeta = Safetensors.ReadMetadata(statePath);
+        if (!meta.TryGetValue("epoch", out var e1) || !stateMeta.TryGetValue("epoch", out var e2) || e1 != e2)
+            throw new InvalidDataException($"resume: {path} (epoch {meta.GetValueOrDefault("epoch", "?")}) and {statePath} (epoch {stateMeta.GetValueOrDefault("epoch", "?")}) do not belong together.");
+        if (stateMeta.TryGetValue("optimizer", out var kind) && kind != optimizer.GetType().Name)
+            throw new InvalidDataException($"resume: {statePath} holds {kind} state but this run uses {optimizer.GetType().Name}.");
+        model.Load(path);
+        using (Tensor.NewScope())
+        {
+            var state = Safetensors.Load(statePath, optimizer.Parameters[0].Device);
+            optimizer.LoadStateDict(state.Where(kv => kv.Key.StartsWith("optimizer.", StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key["optimizer.".Length..], kv => kv.Value));
+        }
+        foreach (var (name, m) in model.NamedModules())
+            if (m is Dropout d && stateMeta.TryGetValue("dropout." + name, out var c)) d.Counter = long.Parse(c, CultureInfo.InvariantCulture);
+        if (history is not null && stateMeta.TryGetValue("history", out var h))
+            history.AddRange(JsonSerializer.Deserialize<List<EpochResult>>(h, s_json) ?? []);
+        return int.Parse(e1, CultureInfo.InvariantCulture);
+    }
+}
