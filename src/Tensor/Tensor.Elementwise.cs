@@ -231,9 +231,14 @@ public sealed partial class Tensor
         using var f = a.To(DType.Float32);
         return f.Affine(1 / s, 0);
     }
-    /// <summary>s / x.</summary>
+    /// <summary>s / x (integers are promoted to float32).</summary>
     public static Tensor operator /(double s, Tensor a)
     {
+        if (!a.DType.IsFloating())
+        {
+            using var f = a.To(DType.Float32);
+            return s / f;
+        }
         using var r = a.Reciprocal();
         return r.Affine(s, 0);
     }
