@@ -103,6 +103,9 @@ public sealed partial class Tensor
             throw new ArgumentException($"IndexSelect: index must be 1-D; got shape {ShapeUtil.Format(index.Shape)}.");
         if (Rank == 0)
             throw new ArgumentException("IndexSelect: cannot select from a 0-dimensional tensor.");
+        CheckSameDevice("IndexSelect", this, index);
+        // Checked here so a bad index is reported as IndexSelect's, not as the Gather it becomes.
+        CheckIndexRange("IndexSelect", index, Shape[d], Shape, d);
         // A 1-D index broadcast along the other dims is exactly a gather index.
         var viewShape = Enumerable.Repeat(1, Rank).ToArray();
         viewShape[d] = index.Shape[0];
