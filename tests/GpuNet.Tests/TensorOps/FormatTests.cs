@@ -40,7 +40,7 @@ public sealed class FormatTests
         using var d = Tensor.FromArray(new[] { 0.5, 1 }, device: Cpu);
         Assert.Equal("tensor([0.5000, 1.0000], dtype=float64)", d.ToString());
         using var special = Tensor.FromArray(new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1 }, device: Cpu);
-        Assert.Equal("tensor([nan, inf, -inf, 1.])", special.ToString());
+        Assert.Matches(@"^tensor\(\[ *nan, +inf, -inf, +1\.\]\)$", special.ToString());
     }
 
     [Fact]

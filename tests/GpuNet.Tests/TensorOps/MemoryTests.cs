@@ -191,4 +191,28 @@ public sealed class MemoryTests
         Assert.True(lastLoss < firstLoss, $"loss went from {firstLoss} to {lastLoss}");
         foreach (var t in new[] { w1, b1, w2, x, labels, target }) t.Dispose();
     }
+
+    [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
+    public void LeakedTensors_ReturnedByTheFinalizer_NeverCorruptLaterTensors(string device)
+    {
+        // "A leak costs memory for a while but never correctness": buffers the GC finalizes go back
+        // to the pool and must still be usable when the pool hands them out again.
+        var dev = Devices.Get(device);
+        LeakSome(dev);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        for (int i = 0; i < 20; i++)
+        {
+            using var t = Tensor.FromArray(new float[] { 1, 2, 3 }, [3], dev);
+            using var y = t * 2;
+            Assert.Equal(new float[] { 2, 4, 6 }, y.ToArray());
+        }
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void LeakSome(Device dev)
+    {
+        for (int i = 0; i < 10; i++) Tensor.FromArray(new float[] { 1, 2, 3 }, [3], dev);
+    }
 }
