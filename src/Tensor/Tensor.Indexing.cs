@@ -50,8 +50,21 @@ public sealed partial class Tensor
         var inputShape = Shape;
         return Record(y, "Gather", [this], [index], (g, s) =>
         {
-            using var zeros = Zeros(inputShape, g.DType, g.Device);
-            return [zeros.ScatterAdd(d, s[0], g)];
+            // Scatter into the index's extent (ScatterAdd needs index and target to agree outside dim d),
+            // then zero-pad the dims where the index was narrower than the input.
+            var scatterShape = (int[])s[0].Shape.Clone();
+            scatterShape[d] = inputShape[d];
+            Tensor grad;
+            using (var zeros = Zeros(scatterShape, g.DType, g.Device)) grad = zeros.ScatterAdd(d, s[0], g);
+            for (int i = 0; i < inputShape.Length; i++)
+            {
+                if (i == d || grad.Shape[i] == inputShape[i]) continue;
+                var padded = (int[])grad.Shape.Clone();
+                padded[i] = inputShape[i];
+                using var narrow = grad;
+                grad = narrow.EmbedInto(padded, i, 0);
+            }
+            return [grad];
         });
     }
 
