@@ -5,7 +5,11 @@ namespace GpuNet;
 public sealed partial class Tensor
 {
     /// <summary>Throws unless every value of the Int32 <paramref name="index"/> lies in [0, <paramref name="size"/>).</summary>
-    private static void CheckIndexRange(string op, Tensor index, int size, int[] targetShape, int dim)
+    private static void CheckIndexRange(string op, Tensor index, int size, int[] targetShape, int dim) =>
+        CheckIndexRange(op, index, size, $"dim {dim} of size {size} (tensor shape {ShapeUtil.Format(targetShape)})");
+
+    /// <summary>Throws unless every index lies in [0, size); <paramref name="target"/> says what they address ("dim 1 of size 3 (tensor shape [2,3])").</summary>
+    private static void CheckIndexRange(string op, Tensor index, int size, string target)
     {
         if (index.DType != DType.Int32)
             throw new ArgumentException($"{op}: index must be an int32 tensor; got {index.DType.Name()} {ShapeUtil.Format(index.Shape)}.");
@@ -14,7 +18,7 @@ public sealed partial class Tensor
         using var hi = index.Max();
         int min = lo.Item<int>(), max = hi.Item<int>();
         if (min < 0 || max >= size)
-            throw new ArgumentOutOfRangeException(nameof(index), $"{op}: index {(min < 0 ? min : max)} is out of range for dim {dim} of size {size} (tensor shape {ShapeUtil.Format(targetShape)}); indices must be in [0, {size}).");
+            throw new ArgumentOutOfRangeException(nameof(index), $"{op}: index {(min < 0 ? min : max)} is out of range for {target}; indices must be in [0, {size}).");
     }
 
     /// <summary>
@@ -137,7 +141,7 @@ public sealed partial class Tensor
     {
         labels.ThrowIfDisposed("OneHot");
         if (numClasses <= 0) throw new ArgumentException($"OneHot: numClasses must be positive; got {numClasses}.");
-        CheckIndexRange("OneHot", labels, numClasses, [numClasses], -1);
+        CheckIndexRange("OneHot", labels, numClasses, $"{numClasses} classes (labels of shape {ShapeUtil.Format(labels.Shape)})");
         using var classes = Arange(0, numClasses, 1, DType.Int32, labels.Device);
         using var column = labels.Unsqueeze(-1);
         var mask = column.Eq(classes);
