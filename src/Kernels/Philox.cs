@@ -62,27 +62,20 @@ public static class Philox
         Generate((uint)counter, (uint)(counter >> 32), 0u, 0u, (uint)seed, (uint)(seed >> 32));
 
     /// <summary>Uniform float in [0, 1) from word 0: 24 random bits, exactly representable.</summary>
-    public static float UniformFloat(ulong seed, ulong counter) => (Generate(seed, counter).X0 >> 8) * Two24;
+    public static float UniformFloat(in Philox4x32 r) => (r.X0 >> 8) * Two24;
 
     /// <summary>Uniform double in [0, 1) from words 0 and 1: 53 random bits, exactly representable.</summary>
-    public static double UniformDouble(ulong seed, ulong counter)
-    {
-        var r = Generate(seed, counter);
-        return ((((ulong)r.X1 << 32) | r.X0) >> 11) * Two53;
-    }
+    public static double UniformDouble(in Philox4x32 r) => ((((ulong)r.X1 << 32) | r.X0) >> 11) * Two53;
 
-    /// <summary>Uniform float on [<paramref name="low"/>, <paramref name="high"/>).</summary>
-    public static float UniformFloat(ulong seed, ulong counter, float low, float high) =>
-        low + (high - low) * UniformFloat(seed, counter);
+    /// <summary>Uniform float on [<paramref name="low"/>, <paramref name="high"/>) from one block.</summary>
+    public static float UniformFloat(in Philox4x32 r, float low, float high) => low + (high - low) * UniformFloat(r);
 
-    /// <summary>Uniform double on [<paramref name="low"/>, <paramref name="high"/>).</summary>
-    public static double UniformDouble(ulong seed, ulong counter, double low, double high) =>
-        low + (high - low) * UniformDouble(seed, counter);
+    /// <summary>Uniform double on [<paramref name="low"/>, <paramref name="high"/>) from one block.</summary>
+    public static double UniformDouble(in Philox4x32 r, double low, double high) => low + (high - low) * UniformDouble(r);
 
     /// <summary>Normal float with the given mean and standard deviation (Box–Muller on words 0 and 1).</summary>
-    public static float NormalFloat(ulong seed, ulong counter, float mean, float std)
+    public static float NormalFloat(in Philox4x32 r, float mean, float std)
     {
-        var r = Generate(seed, counter);
         float u1 = ((r.X0 >> 8) + 1u) * Two24;
         float u2 = (r.X1 >> 8) * Two24;
         float z = MathF.Sqrt(-2.0f * MathF.Log(u1)) * MathF.Cos(2.0f * MathF.PI * u2);
@@ -90,14 +83,31 @@ public static class Philox
     }
 
     /// <summary>Normal double with the given mean and standard deviation (Box–Muller on 53-bit uniforms from words 0–1 and 2–3).</summary>
-    public static double NormalDouble(ulong seed, ulong counter, double mean, double std)
+    public static double NormalDouble(in Philox4x32 r, double mean, double std)
     {
-        var r = Generate(seed, counter);
         double u1 = (((((ulong)r.X1 << 32) | r.X0) >> 11) + 1UL) * Two53;
         double u2 = ((((ulong)r.X3 << 32) | r.X2) >> 11) * Two53;
         double z = Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
         return mean + std * z;
     }
+
+    /// <summary>Uniform float in [0, 1) for element <paramref name="counter"/>.</summary>
+    public static float UniformFloat(ulong seed, ulong counter) => UniformFloat(Generate(seed, counter));
+
+    /// <summary>Uniform double in [0, 1) for element <paramref name="counter"/>.</summary>
+    public static double UniformDouble(ulong seed, ulong counter) => UniformDouble(Generate(seed, counter));
+
+    /// <summary>Uniform float on [<paramref name="low"/>, <paramref name="high"/>) for element <paramref name="counter"/>.</summary>
+    public static float UniformFloat(ulong seed, ulong counter, float low, float high) => UniformFloat(Generate(seed, counter), low, high);
+
+    /// <summary>Uniform double on [<paramref name="low"/>, <paramref name="high"/>) for element <paramref name="counter"/>.</summary>
+    public static double UniformDouble(ulong seed, ulong counter, double low, double high) => UniformDouble(Generate(seed, counter), low, high);
+
+    /// <summary>Normal float for element <paramref name="counter"/>.</summary>
+    public static float NormalFloat(ulong seed, ulong counter, float mean, float std) => NormalFloat(Generate(seed, counter), mean, std);
+
+    /// <summary>Normal double for element <paramref name="counter"/>.</summary>
+    public static double NormalDouble(ulong seed, ulong counter, double mean, double std) => NormalDouble(Generate(seed, counter), mean, std);
 }
 
 /// <summary>

@@ -43,8 +43,8 @@ internal static class IlgpuKernels
         where T : unmanaged, INumber<T> where TDist : struct, IRandomDist<T>
     {
         ulong c = counterOffset + (ulong)(int)i;
-        PhiloxRng.Block((uint)c, (uint)(c >> 32), 0u, 0u, k0, k1, out uint w0, out uint w1, out _, out _);
-        y[Geo.At(Geo.Decompose(i, d), sy)] = default(TDist).Sample(w0, w1, alpha, beta);
+        var block = Philox.Generate((uint)c, (uint)(c >> 32), 0u, 0u, k0, k1);
+        y[Geo.At(Geo.Decompose(i, d), sy)] = default(TDist).Sample(block, alpha, beta);
     }
 
     [Kernel]

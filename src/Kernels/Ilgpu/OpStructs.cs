@@ -298,35 +298,23 @@ internal struct ArgMinCmp<T> : IArgOp<T> where T : unmanaged, INumber<T>
 /// <summary>Turns the four Philox words of one counter into a sample.</summary>
 internal interface IRandomDist<T> where T : unmanaged
 {
-    T Sample(uint w0, uint w1, T alpha, T beta);
+    T Sample(in Philox4x32 block, T alpha, T beta);
 }
 
-/// <summary>Uniform on [alpha, beta): 24 bits for float, 53 for double.</summary>
+/// <summary>Uniform on [alpha, beta), by the shared <see cref="Philox"/> scheme.</summary>
 internal struct UniformDist : IRandomDist<float>, IRandomDist<double>
 {
-    public float Sample(uint w0, uint w1, float alpha, float beta) =>
-        alpha + (beta - alpha) * ((w0 >> 8) * (1f / 16777216f));
+    public float Sample(in Philox4x32 block, float alpha, float beta) => Philox.UniformFloat(block, alpha, beta);
 
-    public double Sample(uint w0, uint w1, double alpha, double beta) =>
-        alpha + (beta - alpha) * ((((ulong)(w0 >> 5) << 26) | (w1 >> 6)) * (1.0 / 9007199254740992.0));
+    public double Sample(in Philox4x32 block, double alpha, double beta) => Philox.UniformDouble(block, alpha, beta);
 }
 
-/// <summary>Normal(alpha, beta²) by Box–Muller from 24-bit uniforms; u1 ∈ (0, 1] so the log is finite.</summary>
+/// <summary>Normal(alpha, beta²) by Box–Muller, by the shared <see cref="Philox"/> scheme.</summary>
 internal struct NormalDist : IRandomDist<float>, IRandomDist<double>
 {
-    public float Sample(uint w0, uint w1, float alpha, float beta)
-    {
-        float u1 = ((w0 >> 8) + 1) * (1f / 16777216f);
-        float u2 = (w1 >> 8) * (1f / 16777216f);
-        return alpha + beta * (XMath.Sqrt(-2f * XMath.Log(u1)) * XMath.Cos(2f * MathF.PI * u2));
-    }
+    public float Sample(in Philox4x32 block, float alpha, float beta) => Philox.NormalFloat(block, alpha, beta);
 
-    public double Sample(uint w0, uint w1, double alpha, double beta)
-    {
-        double u1 = ((w0 >> 8) + 1) * (1.0 / 16777216.0);
-        double u2 = (w1 >> 8) * (1.0 / 16777216.0);
-        return alpha + beta * (XMath.Sqrt(-2.0 * XMath.Log(u1)) * XMath.Cos(2.0 * Math.PI * u2));
-    }
+    public double Sample(in Philox4x32 block, double alpha, double beta) => Philox.NormalDouble(block, alpha, beta);
 }
 
 // ---- matmul tiles ---------------------------------------------------------------------------

@@ -14,6 +14,8 @@ namespace GpuNet.Kernels.Managed;
 /// </summary>
 internal static unsafe partial class Gemm
 {
+    // The hot methods are marked AggressiveOptimization: tier-0 code for the packing loops is ~10x
+    // slower, and a training step calls each shape only a few times before tiering would kick in.
     /// <summary>Widest SIMD the kernels use: 3 = Vector512, 2 = Vector256, 1 = Vector128, 0 = scalar.</summary>
     internal static readonly int Level =
         Vector512.IsHardwareAccelerated ? 3 : Vector256.IsHardwareAccelerated ? 2 : Vector128.IsHardwareAccelerated ? 1 : 0;
@@ -42,7 +44,7 @@ internal static unsafe partial class Gemm
         bool f = typeof(T) == typeof(float);
         return Level switch
         {
-            3 => f ? new Shape(MR_F512, NR_F512, 256, 192, 512) : new Shape(MR_D512, NR_D512, 128, 192, 512),
+            3 => f ? new Shape(MR_F512, NR_F512, 256, 192, 512) : new Shape(MR_D512, NR_D512, 256, 192, 256),
             2 => f ? new Shape(MR_F256, NR_F256, 256, 96, 512) : new Shape(MR_D256, NR_D256, 128, 96, 512),
             1 => f ? new Shape(MR_F128, NR_F128, 256, 64, 512) : new Shape(MR_D128, NR_D128, 128, 64, 512),
             _ => new Shape(4, 4, 128, 64, 256),
@@ -50,6 +52,7 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>Batched product; each operand's batch stride may be 0 (broadcast).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Batched<T>(int batch, int m, int n, int k, T* a, long abs, long ars, long acs, T* b, long bbs, long brs, long bcs, T* c, long cbs, long crs, long ccs)
         where T : unmanaged, INumber<T>
     {
@@ -70,6 +73,7 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>C = A · B for one matrix triple (C overwritten, not accumulated).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply<T>(int m, int n, int k, Mat<T> a, Mat<T> b, Mat<T> c, bool parallel) where T : unmanaged, INumber<T>
     {
         if (m == 0 || n == 0) return;
@@ -94,6 +98,7 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>Dot products in registers; for products too small to amortise packing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Naive<T>(int m, int n, int k, Mat<T> a, Mat<T> b, Mat<T> c) where T : unmanaged, INumber<T>
     {
         for (int i = 0; i < m; i++)
@@ -107,6 +112,7 @@ internal static unsafe partial class Gemm
             }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Blocked<T>(int m, int n, int k, Mat<T> a, Mat<T> b, Mat<T> c, bool parallel) where T : unmanaged, INumber<T>
     {
         var s = ShapeFor<T>();
@@ -158,6 +164,7 @@ internal static unsafe partial class Gemm
     private sealed class BlockJob<T>(Mat<T> a, Mat<T> c, Shape s, int m, int mc, int kc, int pc, int jc, int ncur, int perGroup, int groups, T* pb, bool accumulate)
         where T : unmanaged, INumber<T>
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(int t)
         {
             int ic = t / groups * mc, g = t % groups;
@@ -220,6 +227,7 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>Portable fallback tile for CPUs without SIMD: same packed layout, plain arithmetic.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void KernelScalar<T>(int kc, T* a, T* b, T* c, long rsc, long csc, int mr, int nr, bool accumulate, int MR, int NR) where T : unmanaged, INumber<T>
     {
         T* tile = stackalloc T[MR * NR];
@@ -234,6 +242,7 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>Writes the valid mr×nr corner of a register tile spilled to <paramref name="tile"/> (edges, strided C).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void WriteTile<T>(T* tile, int ldt, T* c, long rsc, long csc, int mr, int nr, bool accumulate) where T : unmanaged, INumber<T>
     {
         for (int i = 0; i < mr; i++)
@@ -249,6 +258,7 @@ internal static unsafe partial class Gemm
     /// Packs an mc×kc block of A into MR-high panels, each laid out k-major ([kc][MR]) so the
     /// micro-kernel reads MR consecutive values per step; rows past mc are zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA<T>(int mc, int kc, int MR, T* a, long rs, long cs, T* dst) where T : unmanaged, INumber<T>
     {
         for (int i0 = 0; i0 < mc; i0 += MR)
@@ -279,6 +289,7 @@ internal static unsafe partial class Gemm
     /// Packs a kc×nc block of B into NR-wide panels laid out [kc][NR]; columns past nc are zero so
     /// edge tiles run the same full-width kernel.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB<T>(int kc, int nc, int NR, T* b, long rs, long cs, T* dst) where T : unmanaged, INumber<T>
     {
         for (int j0 = 0; j0 < nc; j0 += NR)

@@ -142,6 +142,7 @@ internal static class StridedLoop
     }
 
     /// <summary>Walks elements [start, end) of the row-major space: one div/mod per dimension to find the start, then an odometer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunRange<TKernel>(ref Layout l, long start, long end, ref TKernel kernel) where TKernel : struct, IRowKernel
     {
         int rank = l.Rank;

@@ -213,47 +213,7 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fx)
 
     // ---- random ------------------------------------------------------------------------------------
 
-    [Fact]
-    public void Philox_KnownAnswer()
-    {
-        PhiloxRng.Block(0, 0, 0, 0, 0, 0, out uint a, out uint b, out uint c, out uint d);
-        Assert.Equal([0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u], new[] { a, b, c, d });
-        // Random123's second known answer: all-ones counter and key.
-        PhiloxRng.Block(uint.MaxValue, uint.MaxValue, uint.MaxValue, uint.MaxValue, uint.MaxValue, uint.MaxValue, out a, out b, out c, out d);
-        Assert.Equal([0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu], new[] { a, b, c, d });
-    }
-
-    [Theory]
-    [InlineData(DType.Float32, RandomDistribution.Uniform)]
-    [InlineData(DType.Float64, RandomDistribution.Uniform)]
-    [InlineData(DType.Float32, RandomDistribution.Normal)]
-    [InlineData(DType.Float64, RandomDistribution.Normal)]
-    public void FillRandom_IsThePhiloxSchemeElementByElement(DType dtype, RandomDistribution dist)
-    {
-        ulong seed = 0x1234_5678_9abc_def0UL, counter = (1UL << 32) - 3; // counter crosses the 32-bit word boundary
-        int[] shape = [3, 5];
-        // A transposed output: element k in row-major order of the view is at a transposed storage slot.
-        var y = HostView.Random(new Random(1), shape, dtype, Layout.Transposed);
-        using var yb = Upload(y, out var yd);
-        double alpha = dist == RandomDistribution.Uniform ? -1 : 0.5, beta = 2;
-        _be.FillRandom(yd, dist, seed, counter, alpha, beta);
-        int k = 0;
-        var expected = new Dictionary<string, double>();
-        foreach (var c in y.Coords()) expected[string.Join(",", c)] = RandomRef(dtype, dist, seed, counter + (ulong)k++, alpha, beta);
-        y.AssertDevice(_be, yd, c => expected[string.Join(",", c)], dtype == DType.Float32 ? 1e-6 : 1e-14, 1e-6, $"FillRandom {dtype} {dist}");
-    }
-
-    private static double RandomRef(DType dtype, RandomDistribution dist, ulong seed, ulong c, double alpha, double beta)
-    {
-        PhiloxRng.Block((uint)c, (uint)(c >> 32), 0, 0, (uint)seed, (uint)(seed >> 32), out uint w0, out uint w1, out _, out _);
-        if (dist == RandomDistribution.Uniform)
-        {
-            double u = dtype == DType.Float32 ? (w0 >> 8) * Math.Pow(2, -24) : (((ulong)(w0 >> 5) << 26) | (w1 >> 6)) * Math.Pow(2, -53);
-            return alpha + (beta - alpha) * u;
-        }
-        double u1 = ((w0 >> 8) + 1) * Math.Pow(2, -24), u2 = (w1 >> 8) * Math.Pow(2, -24);
-        return alpha + beta * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
-    }
+    // The element-by-element Philox scheme is checked for every device by Backends/BackendConformanceTests.Fills.
 
     [Fact]
     public void FillRandom_HasTheRightMoments()

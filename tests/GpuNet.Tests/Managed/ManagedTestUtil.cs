@@ -48,12 +48,14 @@ internal static class M
         return o;
     }
 
+    /// <summary>True when actual is within tol (relative above 1, absolute below) of expected; NaN matches NaN.</summary>
+    public static bool Near(double expected, double actual, double tol) =>
+        (double.IsNaN(expected) && double.IsNaN(actual)) || expected == actual
+        || Math.Abs(expected - actual) <= tol * Math.Max(1, Math.Abs(expected));
+
     public static void Close(double expected, double actual, double tol, string what)
     {
-        if (double.IsNaN(expected) && double.IsNaN(actual)) return;
-        if (expected == actual) return;
-        double err = Math.Abs(expected - actual);
-        if (!(err <= tol * Math.Max(1, Math.Abs(expected))))
-            throw new Xunit.Sdk.XunitException($"{what}: expected {expected:R}, got {actual:R} (error {err:E2}, tolerance {tol:E1}).");
+        if (!Near(expected, actual, tol))
+            throw new Xunit.Sdk.XunitException($"{what}: expected {expected:R}, got {actual:R} (error {Math.Abs(expected - actual):E2}, tolerance {tol:E1}).");
     }
 }
