@@ -250,6 +250,55 @@ public sealed class SemanticsTests
         Host.AssertClose(new Ref([2], [Math.Cos(0.5), Math.Cos(-1.0)]), x.Grad!, "then ∂Σ sin x/∂x", DType.Float64, 1e-15, 1e-14);
     }
 
+    [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
+    public void RequiresGrad_OnANonLeaf_AndGradOfAnOutputWithoutGraph_AreClearErrors(string device)
+    {
+        var dev = Devices.Get(device);
+        using var scope = Tensor.NewScope();
+        var x = Tensor.FromArray(new[] { 1f, 2f }, device: dev, requiresGrad: true);
+        var y = x.Exp();
+        var e = Assert.Throws<InvalidOperationException>(() => y.RequiresGrad = false);
+        Assert.Contains("leaf", e.Message);
+        Assert.Contains("Detach", e.Message);
+        var c = Tensor.Ones([2], device: dev);
+        var g = Assert.Throws<InvalidOperationException>(() => Autograd.Grad(c.Sum(), x));
+        Assert.Contains("does not require grad", g.Message);
+    }
+
+    [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
+    public void GradCheck_CatchesAWrongGradient_NamingTheInputAndElement(string device)
+    {
+        // x ⊙ detach(x) backpropagates x where the true derivative of x² is 2x: a VJP that is wrong on purpose.
+        var dev = Devices.Get(device);
+        using var scope = Tensor.NewScope();
+        var x = Tensor.FromArray(new double[] { 0.5, -1.5, 2 }, device: dev, requiresGrad: true);
+        var y = Tensor.FromArray(new double[] { 1, 2, 3 }, device: dev, requiresGrad: true);
+        Assert.False(Autograd.GradCheck(xs => xs[0] * xs[1] * xs[1].Detach(), [y, x], raiseException: false));
+        var e = Assert.Throws<GradCheckException>(() => Autograd.GradCheck(xs => (xs[0] * xs[1] * xs[1].Detach()).Sum(), [y, x]));
+        Assert.Equal(1, e.Failed.Input);
+        Assert.Contains("input 1", e.Message);
+        Assert.Contains("numerical", e.Message);
+        Assert.Contains("analytical", e.Message);
+        Assert.True(e.Results[0].Passed);
+        Assert.False(e.Results[1].Passed);
+        Assert.Equal(2, e.Failed.WorstInputIndex);            // |2x·y − x·y| is largest at x = 2, y = 3
+        Assert.Equal(12, e.Failed.Numerical, 6);
+        Assert.Equal(6, e.Failed.Analytical, 12);
+    }
+
+    [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
+    public void Pow_WithExponentZero_HasZeroGradient_EvenAtZero(string device)
+    {
+        // PyTorch: d/dx x⁰ = 0 everywhere (not 0 · x⁻¹, which is NaN at 0).
+        var dev = Devices.Get(device);
+        using var scope = Tensor.NewScope();
+        var x = Tensor.FromArray(new double[] { 0, 2, -1 }, device: dev, requiresGrad: true);
+        var y = x.Pow(0);
+        Assert.Equal(new double[] { 1, 1, 1 }, y.ToArray<double>());
+        y.Sum().Backward();
+        Assert.Equal(new double[] { 0, 0, 0 }, Grad(x));
+    }
+
     // ---- kink conventions (PyTorch's) ----
 
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
