@@ -11,7 +11,7 @@ public sealed class GradCheckTests
 {
     public delegate (Func<Tensor[], Tensor> Function, Tensor[] Inputs) Builder(Random rng, Device device, Layout layout);
 
-    public sealed record Case(string Name, Builder Build, int Trials = 3);
+    public sealed record Case(string Name, Builder Build, int Trials = 4);
 
     private static readonly Func<Random, double> Wide = Gen.Uniform(-2, 2);
     private static readonly Func<Random, double> Positive = Gen.Uniform(0.4, 2.5);

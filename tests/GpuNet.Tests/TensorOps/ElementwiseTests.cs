@@ -65,7 +65,7 @@ public sealed class ElementwiseTests
         var rng = new Random(Seed(op));
         var dtypes = u.IntResult is null ? new[] { DType.Float32, DType.Float64 } : [DType.Float32, DType.Float64, DType.Int32];
         foreach (var dtype in dtypes)
-            for (int trial = 0; trial < 5; trial++)
+            for (int trial = 0; trial < 8; trial++)
             {
                 var shape = Gen.Shape(rng);
                 var values = Gen.Values(rng, shape, dtype == DType.Int32 ? Ints : u.Values);
@@ -133,7 +133,7 @@ public sealed class ElementwiseTests
         var rng = new Random(Seed(op));
         var dtypes = bin.IntResult is null ? new[] { DType.Float32, DType.Float64 } : [DType.Float32, DType.Float64, DType.Int32];
         foreach (var dtype in dtypes)
-            for (int trial = 0; trial < 5; trial++)
+            for (int trial = 0; trial < 8; trial++)
             {
                 var (sa, sb) = Gen.BroadcastPair(rng);
                 bool isInt = dtype == DType.Int32;

@@ -11,7 +11,7 @@ public sealed class IndexingTests
         var dev = Devices.Get(device);
         var rng = new Random(11);
         foreach (var dtype in AllTypes)
-            for (int trial = 0; trial < 6; trial++)
+            for (int trial = 0; trial < 8; trial++)
             {
                 var shape = Gen.Shape(rng, maxRank: 3, minRank: 1, emptyProbability: 0);
                 int d = rng.Next(shape.Length);
@@ -38,7 +38,7 @@ public sealed class IndexingTests
         var dev = Devices.Get(device);
         var rng = new Random(12);
         foreach (var dtype in AllTypes)
-            for (int trial = 0; trial < 5; trial++)
+            for (int trial = 0; trial < 8; trial++)
             {
                 var shape = Gen.Shape(rng, maxRank: 3, minRank: 1, emptyProbability: 0);
                 int d = rng.Next(shape.Length);
@@ -65,7 +65,7 @@ public sealed class IndexingTests
         var dev = Devices.Get(device);
         var rng = new Random(13);
         foreach (var dtype in AllTypes)
-            for (int trial = 0; trial < 6; trial++)
+            for (int trial = 0; trial < 8; trial++)
             {
                 var shape = Gen.Shape(rng, maxRank: 3, minRank: 1, emptyProbability: 0);
                 int d = rng.Next(shape.Length);
@@ -118,7 +118,7 @@ public sealed class IndexingTests
         var dev = Devices.Get(device);
         var rng = new Random(15);
         foreach (var dtype in AllTypes)
-            for (int trial = 0; trial < 5; trial++)
+            for (int trial = 0; trial < 8; trial++)
             {
                 var shape = Gen.Shape(rng, maxRank: 3, minRank: 1);
                 int d = rng.Next(shape.Length);
@@ -155,7 +155,7 @@ public sealed class IndexingTests
         var dev = Devices.Get(device);
         var rng = new Random(16);
         foreach (var dtype in AllTypes)
-            for (int trial = 0; trial < 5; trial++)
+            for (int trial = 0; trial < 8; trial++)
             {
                 var shape = Gen.Shape(rng, maxRank: 2);
                 int count = rng.Next(1, 4);

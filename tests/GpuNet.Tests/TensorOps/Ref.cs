@@ -31,9 +31,11 @@ public sealed class Ref
         return s;
     }
 
+    private int[]? _strides;
+
     public int FlatIndex(int[] index)
     {
-        var strides = RowMajorStrides(Shape);
+        var strides = _strides ??= RowMajorStrides(Shape);
         int flat = 0;
         for (int d = 0; d < index.Length; d++) flat += index[d] * strides[d];
         return flat;
@@ -182,16 +184,13 @@ public sealed class Ref
     }
 
     /// <summary>Softmax (or log-softmax) along <paramref name="dim"/>, in double with the maximum subtracted.</summary>
-    public Ref Softmax(int dim, bool log) => FromFunc(Shape, i =>
+    public Ref Softmax(int dim, bool log)
     {
-        var slice = new double[Shape[dim]];
-        var src = (int[])i.Clone();
-        for (int k = 0; k < slice.Length; k++) { src[dim] = k; slice[k] = this[src]; }
-        double max = slice.Max();
-        double sum = slice.Sum(v => Math.Exp(v - max));
-        double z = this[i] - max;
-        return log ? z - Math.Log(sum) : Math.Exp(z) / sum;
-    });
+        var max = Reduce(dim, keepDim: true, v => v.Max());
+        var shifted = Zip(this, max, (v, m) => v - m);
+        var logSum = shifted.Reduce(dim, keepDim: true, v => Math.Log(v.Sum(Math.Exp)));
+        return Zip(shifted, logSum, (z, l) => log ? z - l : Math.Exp(z - l));
+    }
 
     /// <summary>PyTorch's matmul: 1-D operands become a row (left) or column (right) and that dim is dropped; batch dims broadcast.</summary>
     public static Ref MatMul(Ref a, Ref b)
