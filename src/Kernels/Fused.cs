@@ -1,0 +1,37 @@
+namespace GpuNet.Kernels;
+
+/// <summary>Activation functions a fused matmul epilogue can apply.</summary>
+public enum Activation
+{
+    /// <summary>Identity.</summary>
+    None,
+    /// <summary>max(x, 0)</summary>
+    Relu,
+    /// <summary>1 / (1 + e⁻ˣ)</summary>
+    Sigmoid,
+    /// <summary>tanh x</summary>
+    Tanh,
+}
+
+/// <summary>Hyper-parameters of one Adam / AdamW step, as PyTorch defines them.</summary>
+/// <param name="LearningRate">Step size.</param>
+/// <param name="Beta1">Decay of the first-moment average.</param>
+/// <param name="Beta2">Decay of the second-moment average.</param>
+/// <param name="Epsilon">Added to the denominator.</param>
+/// <param name="WeightDecay">L2 coefficient (Adam: added to the gradient) or decay rate (AdamW: applied to the weights).</param>
+/// <param name="Decoupled">True for AdamW's decoupled weight decay.</param>
+/// <param name="Step">1-based step count, for bias correction.</param>
+public readonly record struct AdamParameters(double LearningRate, double Beta1, double Beta2, double Epsilon, double WeightDecay, bool Decoupled, long Step);
+
+/// <summary>The unary op that computes an <see cref="Activation"/>.</summary>
+public static class ActivationOps
+{
+    /// <summary>The matching <see cref="UnaryOp"/>, or null for <see cref="Activation.None"/>.</summary>
+    public static UnaryOp? ToUnaryOp(this Activation activation) => activation switch
+    {
+        Activation.Relu => UnaryOp.Relu,
+        Activation.Sigmoid => UnaryOp.Sigmoid,
+        Activation.Tanh => UnaryOp.Tanh,
+        _ => null,
+    };
+}

@@ -1,0 +1,331 @@
+using System.Numerics;
+using ILGPU.Algorithms;
+
+namespace GpuNet.Kernels.Ilgpu;
+
+// Op structs: field-less value types whose methods ILGPU inlines into the kernel a generic
+// parameter names (kernels cannot take delegates). Each op implements the interface once per
+// dtype it supports, so "Int32 only for Neg/Abs/…" is enforced by the type system: the kernel
+// registry instantiates exactly the pairs that satisfy the constraints, and the backend refuses
+// the rest before launching. Transcendentals go through XMath (ILGPU.Algorithms) because the
+// PTX backend has no intrinsic for Math.Exp/Log/… without EnableAlgorithms.
+
+/// <summary>y = f(x; alpha, beta) for one dtype.</summary>
+internal interface IUnaryOp<T> where T : unmanaged
+{
+    T Apply(T x, T alpha, T beta);
+}
+
+/// <summary>y = f(a, b) for one dtype.</summary>
+internal interface IBinaryOp<T> where T : unmanaged
+{
+    T Apply(T a, T b);
+}
+
+/// <summary>Dtype conversion used by Copy and the fill kernels.</summary>
+internal interface IConvert<TIn, TOut> where TIn : unmanaged where TOut : unmanaged
+{
+    TOut Convert(TIn x);
+}
+
+/// <summary>exp and log for the floating dtypes (softmax).</summary>
+internal interface IExpLog<T> where T : unmanaged
+{
+    T Exp(T x);
+    T Log(T x);
+}
+
+internal struct NegOp : IUnaryOp<float>, IUnaryOp<double>, IUnaryOp<int>
+{
+    public float Apply(float x, float a, float b) => -x;
+    public double Apply(double x, double a, double b) => -x;
+    public int Apply(int x, int a, int b) => -x;
+}
+
+internal struct AbsOp : IUnaryOp<float>, IUnaryOp<double>, IUnaryOp<int>
+{
+    public float Apply(float x, float a, float b) => XMath.Abs(x);
+    public double Apply(double x, double a, double b) => XMath.Abs(x);
+    // int.MinValue stays int.MinValue (two's complement), as in PyTorch; no overflow exception in kernels.
+    public int Apply(int x, int a, int b) => x < 0 ? -x : x;
+}
+
+internal struct SignOp : IUnaryOp<float>, IUnaryOp<double>, IUnaryOp<int>
+{
+    // Returning x itself for the third case keeps ±0 and NaN.
+    public float Apply(float x, float a, float b) => x > 0 ? 1f : x < 0 ? -1f : x;
+    public double Apply(double x, double a, double b) => x > 0 ? 1.0 : x < 0 ? -1.0 : x;
+    public int Apply(int x, int a, int b) => x > 0 ? 1 : x < 0 ? -1 : 0;
+}
+
+internal struct ExpOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => XMath.Exp(x);
+    public double Apply(double x, double a, double b) => XMath.Exp(x);
+}
+
+internal struct LogOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => XMath.Log(x);
+    public double Apply(double x, double a, double b) => XMath.Log(x);
+}
+
+internal struct SqrtOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => XMath.Sqrt(x);
+    public double Apply(double x, double a, double b) => XMath.Sqrt(x);
+}
+
+internal struct SinOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => XMath.Sin(x);
+    public double Apply(double x, double a, double b) => XMath.Sin(x);
+}
+
+internal struct CosOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => XMath.Cos(x);
+    public double Apply(double x, double a, double b) => XMath.Cos(x);
+}
+
+internal struct SigmoidOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    // exp(-x) overflows to +inf for very negative x, giving 1/inf = 0: the right limit.
+    public float Apply(float x, float a, float b) => 1f / (1f + XMath.Exp(-x));
+    public double Apply(double x, double a, double b) => 1.0 / (1.0 + XMath.Exp(-x));
+}
+
+internal struct TanhOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => XMath.Tanh(x);
+    public double Apply(double x, double a, double b) => XMath.Tanh(x);
+}
+
+internal struct ReluOp : IUnaryOp<float>, IUnaryOp<double>, IUnaryOp<int>
+{
+    // NaN propagates (as in PyTorch): only a number known to be negative becomes 0.
+    public float Apply(float x, float a, float b) => x < 0 ? 0f : x;
+    public double Apply(double x, double a, double b) => x < 0 ? 0.0 : x;
+    public int Apply(int x, int a, int b) => x < 0 ? 0 : x;
+}
+
+internal struct ReciprocalOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => 1f / x;
+    public double Apply(double x, double a, double b) => 1.0 / x;
+}
+
+internal struct PowScalarOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => XMath.Pow(x, a);
+    public double Apply(double x, double a, double b) => XMath.Pow(x, a);
+}
+
+internal struct AffineOp : IUnaryOp<float>, IUnaryOp<double>, IUnaryOp<int>
+{
+    public float Apply(float x, float a, float b) => a * x + b;
+    public double Apply(double x, double a, double b) => a * x + b;
+    public int Apply(int x, int a, int b) => a * x + b;
+}
+
+internal struct ClampOp : IUnaryOp<float>, IUnaryOp<double>, IUnaryOp<int>
+{
+    // Written as two comparisons so NaN passes through unchanged.
+    public float Apply(float x, float lo, float hi) => x < lo ? lo : x > hi ? hi : x;
+    public double Apply(double x, double lo, double hi) => x < lo ? lo : x > hi ? hi : x;
+    public int Apply(int x, int lo, int hi) => x < lo ? lo : x > hi ? hi : x;
+}
+
+internal struct AddOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
+{
+    public float Apply(float a, float b) => a + b;
+    public double Apply(double a, double b) => a + b;
+    public int Apply(int a, int b) => a + b;
+}
+
+internal struct SubOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
+{
+    public float Apply(float a, float b) => a - b;
+    public double Apply(double a, double b) => a - b;
+    public int Apply(int a, int b) => a - b;
+}
+
+internal struct MulOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
+{
+    public float Apply(float a, float b) => a * b;
+    public double Apply(double a, double b) => a * b;
+    public int Apply(int a, int b) => a * b;
+}
+
+internal struct DivOp : IBinaryOp<float>, IBinaryOp<double>
+{
+    public float Apply(float a, float b) => a / b;
+    public double Apply(double a, double b) => a / b;
+}
+
+internal struct PowOp : IBinaryOp<float>, IBinaryOp<double>
+{
+    public float Apply(float a, float b) => XMath.Pow(a, b);
+    public double Apply(double a, double b) => XMath.Pow(a, b);
+}
+
+internal struct MaximumOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
+{
+    // NaN in either operand gives NaN (PyTorch's maximum), which a plain max() would not.
+    public float Apply(float a, float b) => a > b || float.IsNaN(a) ? a : b;
+    public double Apply(double a, double b) => a > b || double.IsNaN(a) ? a : b;
+    public int Apply(int a, int b) => a > b ? a : b;
+}
+
+internal struct MinimumOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
+{
+    public float Apply(float a, float b) => a < b || float.IsNaN(a) ? a : b;
+    public double Apply(double a, double b) => a < b || double.IsNaN(a) ? a : b;
+    public int Apply(int a, int b) => a < b ? a : b;
+}
+
+// Comparisons are generic over the dtype: they need only ordering, and write 1/0 in it.
+internal struct GtOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
+{
+    public float Apply(float a, float b) => a > b ? 1 : 0;
+    public double Apply(double a, double b) => a > b ? 1 : 0;
+    public int Apply(int a, int b) => a > b ? 1 : 0;
+}
+
+internal struct GeOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
+{
+    public float Apply(float a, float b) => a >= b ? 1 : 0;
+    public double Apply(double a, double b) => a >= b ? 1 : 0;
+    public int Apply(int a, int b) => a >= b ? 1 : 0;
+}
+
+internal struct LtOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
+{
+    public float Apply(float a, float b) => a < b ? 1 : 0;
+    public double Apply(double a, double b) => a < b ? 1 : 0;
+    public int Apply(int a, int b) => a < b ? 1 : 0;
+}
+
+internal struct LeOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
+{
+    public float Apply(float a, float b) => a <= b ? 1 : 0;
+    public double Apply(double a, double b) => a <= b ? 1 : 0;
+    public int Apply(int a, int b) => a <= b ? 1 : 0;
+}
+
+internal struct EqOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
+{
+    public float Apply(float a, float b) => a == b ? 1 : 0;
+    public double Apply(double a, double b) => a == b ? 1 : 0;
+    public int Apply(int a, int b) => a == b ? 1 : 0;
+}
+
+internal struct NeOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
+{
+    public float Apply(float a, float b) => a != b ? 1 : 0;
+    public double Apply(double a, double b) => a != b ? 1 : 0;
+    public int Apply(int a, int b) => a != b ? 1 : 0;
+}
+
+/// <summary>Every dtype conversion; float→int truncates toward zero (C# cast, PTX cvt.rzi).</summary>
+internal struct Conv :
+    IConvert<float, float>, IConvert<float, double>, IConvert<float, int>,
+    IConvert<double, float>, IConvert<double, double>, IConvert<double, int>,
+    IConvert<int, float>, IConvert<int, double>, IConvert<int, int>
+{
+    readonly float IConvert<float, float>.Convert(float x) => x;
+    readonly double IConvert<float, double>.Convert(float x) => x;
+    readonly int IConvert<float, int>.Convert(float x) => (int)x;
+    readonly float IConvert<double, float>.Convert(double x) => (float)x;
+    readonly double IConvert<double, double>.Convert(double x) => x;
+    readonly int IConvert<double, int>.Convert(double x) => (int)x;
+    readonly float IConvert<int, float>.Convert(int x) => x;
+    readonly double IConvert<int, double>.Convert(int x) => x;
+    readonly int IConvert<int, int>.Convert(int x) => x;
+}
+
+/// <summary>exp/log for softmax.</summary>
+internal struct ExpLog : IExpLog<float>, IExpLog<double>
+{
+    public float Exp(float x) => XMath.Exp(x);
+    public float Log(float x) => XMath.Log(x);
+    public double Exp(double x) => XMath.Exp(x);
+    public double Log(double x) => XMath.Log(x);
+}
+
+// ---- reductions -----------------------------------------------------------------------------
+
+/// <summary>A fold along a row; the first element seeds it (no identity needed, so int Max works).</summary>
+internal interface IReduceOp<T> where T : unmanaged, INumber<T>
+{
+    T Combine(T acc, T x);
+}
+
+internal struct SumRed<T> : IReduceOp<T> where T : unmanaged, INumber<T>
+{
+    public T Combine(T acc, T x) => acc + x;
+}
+
+internal struct MaxRed<T> : IReduceOp<T> where T : unmanaged, INumber<T>
+{
+    // Once NaN, stays NaN; a NaN x replaces a number.
+    public T Combine(T acc, T x) => T.IsNaN(acc) ? acc : (T.IsNaN(x) || x > acc ? x : acc);
+}
+
+internal struct MinRed<T> : IReduceOp<T> where T : unmanaged, INumber<T>
+{
+    public T Combine(T acc, T x) => T.IsNaN(acc) ? acc : (T.IsNaN(x) || x < acc ? x : acc);
+}
+
+/// <summary>"Is candidate strictly better than best" for ArgMax/ArgMin: strict, so the first index wins ties; NaN counts as the extreme (first NaN wins), as in PyTorch.</summary>
+internal interface IArgOp<T> where T : unmanaged, INumber<T>
+{
+    bool Better(T candidate, T best);
+}
+
+internal struct ArgMaxCmp<T> : IArgOp<T> where T : unmanaged, INumber<T>
+{
+    public bool Better(T c, T best) => !T.IsNaN(best) && (T.IsNaN(c) || c > best);
+}
+
+internal struct ArgMinCmp<T> : IArgOp<T> where T : unmanaged, INumber<T>
+{
+    public bool Better(T c, T best) => !T.IsNaN(best) && (T.IsNaN(c) || c < best);
+}
+
+// ---- random ---------------------------------------------------------------------------------
+
+/// <summary>Turns the four Philox words of one counter into a sample.</summary>
+internal interface IRandomDist<T> where T : unmanaged
+{
+    T Sample(in Philox4x32 block, T alpha, T beta);
+}
+
+/// <summary>Uniform on [alpha, beta), by the shared <see cref="Philox"/> scheme.</summary>
+internal struct UniformDist : IRandomDist<float>, IRandomDist<double>
+{
+    public float Sample(in Philox4x32 block, float alpha, float beta) => Philox.UniformFloat(block, alpha, beta);
+
+    public double Sample(in Philox4x32 block, double alpha, double beta) => Philox.UniformDouble(block, alpha, beta);
+}
+
+/// <summary>Normal(alpha, beta²) by Box–Muller, by the shared <see cref="Philox"/> scheme.</summary>
+internal struct NormalDist : IRandomDist<float>, IRandomDist<double>
+{
+    public float Sample(in Philox4x32 block, float alpha, float beta) => Philox.NormalFloat(block, alpha, beta);
+
+    public double Sample(in Philox4x32 block, double alpha, double beta) => Philox.NormalDouble(block, alpha, beta);
+}
+
+// ---- matmul tiles ---------------------------------------------------------------------------
+
+/// <summary>A compile-time tile edge: ILGPU needs shared-memory sizes to be constants, and a property of a field-less struct type argument folds to one.</summary>
+internal interface ITile
+{
+    int Size { get; }
+}
+
+internal struct Tile2 : ITile { public readonly int Size => 2; }
+internal struct Tile4 : ITile { public readonly int Size => 4; }
+internal struct Tile8 : ITile { public readonly int Size => 8; }
+internal struct Tile16 : ITile { public readonly int Size => 16; }

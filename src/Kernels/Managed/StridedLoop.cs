@@ -1,0 +1,205 @@
+using System.Runtime.CompilerServices;
+
+namespace GpuNet.Kernels.Managed;
+
+/// <summary>Up to <see cref="StridedView.MaxRank"/> extents or strides, stored inline so a layout needs no heap.</summary>
+[InlineArray(StridedView.MaxRank)]
+internal struct Dims
+{
+    private long _element0;
+}
+
+/// <summary>Base addresses of up to four operands.</summary>
+[InlineArray(StridedLoop.MaxOperands)]
+internal struct Addresses
+{
+    private nint _element0;
+}
+
+/// <summary>Strides of up to four operands (operand-major, <see cref="StridedView.MaxRank"/> each).</summary>
+[InlineArray(StridedLoop.MaxOperands * StridedView.MaxRank)]
+internal struct OperandStrides
+{
+    private long _element0;
+}
+
+/// <summary>
+/// A row kernel: processes <c>n</c> consecutive elements (in row-major order of the iteration
+/// space) whose operands start at the given byte addresses and step by the given element strides.
+/// <c>index</c> is the row-major position of the row's first element (Arange, random fills).
+/// </summary>
+internal interface IRowKernel
+{
+    void Row(long index, int n, ref readonly RowOperands ops);
+}
+
+/// <summary>Start addresses and element strides of every operand for one row.</summary>
+internal struct RowOperands
+{
+    public nint P0, P1, P2, P3;
+    public nint S0, S1, S2, S3;
+}
+
+/// <summary>
+/// The shared iteration engine of the elementwise ops: operands with one shape and their own
+/// strides are coalesced (size-1 dimensions dropped, dimensions that are contiguous in every
+/// operand merged), then the space is walked row by row with an odometer over the outer
+/// dimensions, so there is no per-element division. Large spaces are split into chunks of
+/// rows for <see cref="Parallel.For(int, int, Action{int})"/>.
+/// </summary>
+internal static class StridedLoop
+{
+    public const int MaxOperands = 4;
+
+    /// <summary>Below this many elements an op runs on the calling thread: thread hand-off costs more than it saves.</summary>
+    public const long ParallelThreshold = 1 << 18;
+
+    /// <summary>The coalesced iteration space.</summary>
+    internal struct Layout
+    {
+        public int Rank;
+        public int Operands;
+        public long Count;
+        public Dims Shape;
+        public OperandStrides Strides;
+        public Addresses Base;
+        public Addresses ElementSize;
+    }
+
+    /// <summary>
+    /// Coalesces the views (all of <c>views[^1]</c>'s shape) into a layout. Only the dimensions
+    /// that are adjacent and contiguous in every operand merge, which keeps row-major order intact.
+    /// </summary>
+    public static unsafe Layout Create(ReadOnlySpan<StridedView> views)
+    {
+        var shape = views[^1].Shape;
+        Layout l = default;
+        l.Operands = views.Length;
+        long count = 1;
+        foreach (var d in shape) count *= d;
+        l.Count = count;
+        for (int k = 0; k < views.Length; k++)
+        {
+            var v = views[k];
+            if (v.Rank != shape.Length) throw new ArgumentException($"Elementwise: operand {k} has shape {v} but the output has rank {shape.Length}.");
+            for (int d = 0; d < shape.Length; d++)
+                if (v.Shape[d] != shape[d]) throw new ArgumentException($"Elementwise: operand {k} has shape [{string.Join(",", v.Shape)}] but the output has [{string.Join(",", shape)}].");
+            var buf = (ManagedBuffer)v.Buffer;
+            buf.ThrowIfDisposed("Elementwise");
+            int es = v.DType.SizeOf();
+            l.ElementSize[k] = es;
+            l.Base[k] = (nint)(buf.Pointer + v.Offset * es);
+        }
+        if (count == 0) { l.Rank = 1; return l; }
+
+        int r = 0;
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] == 1) continue;
+            bool merge = r > 0;
+            if (merge)
+                for (int k = 0; k < views.Length; k++)
+                    if (l.Strides[k * StridedView.MaxRank + r - 1] != (long)views[k].Strides[d] * shape[d]) { merge = false; break; }
+            if (merge)
+            {
+                l.Shape[r - 1] *= shape[d];
+                for (int k = 0; k < views.Length; k++) l.Strides[k * StridedView.MaxRank + r - 1] = views[k].Strides[d];
+            }
+            else
+            {
+                l.Shape[r] = shape[d];
+                for (int k = 0; k < views.Length; k++) l.Strides[k * StridedView.MaxRank + r] = views[k].Strides[d];
+                r++;
+            }
+        }
+        if (r == 0) { l.Shape[0] = 1; r = 1; }
+        l.Rank = r;
+        return l;
+    }
+
+    /// <summary>Runs <paramref name="kernel"/> over the whole layout, in parallel chunks when it is large.</summary>
+    public static void Run<TKernel>(ref Layout layout, ref TKernel kernel) where TKernel : struct, IRowKernel
+    {
+        if (layout.Count == 0) return;
+        if (layout.Count >= ParallelThreshold && Environment.ProcessorCount > 1) RunParallel(layout, kernel);
+        else RunRange(ref layout, 0, layout.Count, ref kernel);
+    }
+
+    // Kept apart from Run so the closure is only allocated when the parallel path is taken.
+    private static void RunParallel<TKernel>(Layout layout, TKernel kernel) where TKernel : struct, IRowKernel
+    {
+        long count = layout.Count;
+        int chunks = (int)Math.Min(Environment.ProcessorCount * 4L, (count + (1 << 16) - 1) >> 16);
+        long per = (count + chunks - 1) / chunks;
+        Parallel.For(0, chunks, c =>
+        {
+            var l = layout;
+            var kk = kernel;
+            long start = c * per;
+            long end = Math.Min(count, start + per);
+            if (start < end) RunRange(ref l, start, end, ref kk);
+        });
+    }
+
+    /// <summary>Walks elements [start, end) of the row-major space: one div/mod per dimension to find the start, then an odometer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunRange<TKernel>(ref Layout l, long start, long end, ref TKernel kernel) where TKernel : struct, IRowKernel
+    {
+        int rank = l.Rank;
+        int ops = l.Operands;
+        Dims idx = default;
+        Span<long> off = stackalloc long[MaxOperands];
+        off.Clear();
+        long rem = start;
+        for (int d = rank - 1; d >= 0; d--)
+        {
+            long e = l.Shape[d];
+            long i = rem % e;
+            rem /= e;
+            idx[d] = i;
+            for (int k = 0; k < ops; k++) off[k] += i * l.Strides[k * StridedView.MaxRank + d];
+        }
+        int inner = rank - 1;
+        long n = l.Shape[inner];
+        RowOperands ro = default;
+        ro.S0 = (nint)l.Strides[0 * StridedView.MaxRank + inner];
+        ro.S1 = ops > 1 ? (nint)l.Strides[1 * StridedView.MaxRank + inner] : 0;
+        ro.S2 = ops > 2 ? (nint)l.Strides[2 * StridedView.MaxRank + inner] : 0;
+        ro.S3 = ops > 3 ? (nint)l.Strides[3 * StridedView.MaxRank + inner] : 0;
+        long pos = start;
+        while (pos < end)
+        {
+            long i0 = idx[inner];
+            int len = (int)Math.Min(n - i0, Math.Min(end - pos, int.MaxValue));
+            ro.P0 = l.Base[0] + (nint)(off[0] * l.ElementSize[0]);
+            if (ops > 1) ro.P1 = l.Base[1] + (nint)(off[1] * l.ElementSize[1]);
+            if (ops > 2) ro.P2 = l.Base[2] + (nint)(off[2] * l.ElementSize[2]);
+            if (ops > 3) ro.P3 = l.Base[3] + (nint)(off[3] * l.ElementSize[3]);
+            kernel.Row(pos, len, in ro);
+            pos += len;
+            if (pos >= end) break;
+            // Advance the odometer by len along the inner dimension, carrying outwards.
+            long ni = i0 + len;
+            if (ni < n)
+            {
+                idx[inner] = ni;
+                for (int k = 0; k < ops; k++) off[k] += len * l.Strides[k * StridedView.MaxRank + inner];
+                continue;
+            }
+            for (int k = 0; k < ops; k++) off[k] -= i0 * l.Strides[k * StridedView.MaxRank + inner];
+            idx[inner] = 0;
+            for (int d = inner - 1; d >= 0; d--)
+            {
+                long v = idx[d] + 1;
+                if (v < l.Shape[d])
+                {
+                    idx[d] = v;
+                    for (int k = 0; k < ops; k++) off[k] += l.Strides[k * StridedView.MaxRank + d];
+                    break;
+                }
+                idx[d] = 0;
+                for (int k = 0; k < ops; k++) off[k] -= (l.Shape[d] - 1) * l.Strides[k * StridedView.MaxRank + d];
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+using System.Reflection;
+using GpuNet.Kernels.Ilgpu;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime.CPU;
+using ILGPU.Backends;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.OpenCL;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+using Xunit;
+
+namespace GpuNet.Tests.Ilgpu;
+
+/// <summary>One ILGPU context and the two offline compilers, shared by the codegen tests.</summary>
+public sealed class CodegenFixture : IDisposable
+{
+    public CodegenFixture()
+    {
+        Context = Context.Create(b => b.CPU(IlgpuDiscovery.CreateCpuDevice()).EnableAlgorithms());
+        Ptx = new PTXBackend(Context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, null!);
+        // An OpenCL 2.0 GPU with fp64 and generic address space, no sub-groups or 64-bit atomics.
+        Cl = new CLBackend(Context, new CLCapabilityContext(float16: false, float64: true, genericAddressSpace: true, int64_Atomics: false, subGroups: false), CLDeviceVendor.Nvidia, CLCVersion.CL20);
+    }
+
+    public Context Context { get; }
+    public PTXBackend Ptx { get; }
+    public CLBackend Cl { get; }
+
+    public void Dispose()
+    {
+        Ptx.Dispose();
+        Cl.Dispose();
+        Context.Dispose();
+    }
+}
+
+/// <summary>Every kernel instantiation in <see cref="KernelRegistry"/> compiles to PTX and to OpenCL C, with no atomics or warp/sub-group intrinsics.</summary>
+public sealed class IlgpuCodegenTests(CodegenFixture fx) : IClassFixture<CodegenFixture>
+{
+    public static TheoryData<string> Kernels()
+    {
+        var data = new TheoryData<string>();
+        foreach (var e in KernelRegistry.All) data.Add(e.Name);
+        return data;
+    }
+
+    private static KernelEntry Entry(string name) => KernelRegistry.All.Single(e => e.Name == name);
+
+    private static EntryPointDescription Describe(KernelEntry e) =>
+        e.Grouped ? EntryPointDescription.FromExplicitlyGroupedKernel(e.Method) : EntryPointDescription.FromImplicitlyGroupedKernel(e.Method);
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void CompilesToPtx(string kernel)
+    {
+        var compiled = (PTXCompiledKernel)fx.Ptx.Compile(Describe(Entry(kernel)), new KernelSpecialization());
+        Assert.Contains(".entry", compiled.PTXAssembly);
+        // Shared memory + barriers only: atomics and shuffles would not build on PoCL.
+        Assert.DoesNotContain("atom.", compiled.PTXAssembly);
+        Assert.DoesNotContain("shfl.", compiled.PTXAssembly);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void CompilesToOpenCl(string kernel)
+    {
+        var compiled = (CLCompiledKernel)fx.Cl.Compile(Describe(Entry(kernel)), new KernelSpecialization());
+        Assert.Contains("kernel", compiled.Source);
+        Assert.DoesNotContain("atomic_", compiled.Source);
+        Assert.DoesNotContain("work_group_reduce", compiled.Source);
+        Assert.DoesNotContain("sub_group", compiled.Source);
+    }
+
+    [Fact]
+    public void RegistryCoversEveryKernelMethodAndOp()
+    {
+        var all = KernelRegistry.All;
+        var kernelMethods = typeof(IlgpuKernels).GetMethods(BindingFlags.Public | BindingFlags.Static)
+            .Where(m => m.GetCustomAttribute<KernelAttribute>() is not null).Select(m => m.Name).ToHashSet();
+        Assert.Equal(kernelMethods, all.Select(e => e.Method.Name).ToHashSet());
+        // Float ops exist for both float dtypes, int ops only where the contract allows Int32.
+        Assert.Contains(all, e => e.Name == "Unary<Single,ExpOp>");
+        Assert.Contains(all, e => e.Name == "Unary<Double,ExpOp>");
+        Assert.DoesNotContain(all, e => e.Name == "Unary<Int32,ExpOp>");
+        Assert.Contains(all, e => e.Name == "Unary<Int32,ClampOp>");
+        Assert.DoesNotContain(all, e => e.Name == "Binary<Int32,DivOp>");
+        Assert.Contains(all, e => e.Name == "Binary<Int32,GtOp>");
+        Assert.Equal(9, all.Count(e => e.Method.Name == "Copy"));
+        Assert.Equal(9, all.Count(e => e.Method.Name == "Where"));
+        Assert.Equal(2 * 4 + 4, all.Count(e => e.Method.Name == "MatMul")); // float, double, int × 4 tiles
+        Assert.Equal(15 * 2 + 6, all.Count(e => e.Method.Name == "Unary"));
+        Assert.Equal(13 * 3 - 2, all.Count(e => e.Method.Name == "Binary"));
+    }
+}
