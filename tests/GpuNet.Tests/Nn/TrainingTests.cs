@@ -102,7 +102,7 @@ public class TrainingTests(ITestOutputHelper output)
     public void Trains_on_real_FashionMnist()
     {
         using var data = FashionMnist.Load(FashionMnist.Locate()!, Cpu, limit: 10_000);
-        var config = new TrainConfig { Epochs = 2, BatchSize = 64, Hidden = [256], Schedule = "none", Seed = 1 };
+        var config = new TrainConfig { Epochs = 3, BatchSize = 32, Hidden = [256], Seed = 1 };
         var result = ClassifierTraining.Run(data, config, Cpu, onEpoch: r => output.WriteLine($"epoch {r.Epoch}: loss {r.TrainLoss:F4} test acc {r.TestAccuracy:F4} {r.EpochSeconds:F1} s"));
         using (result.Model)
             Assert.True(result.TestAccuracy >= 0.80, $"test accuracy {result.TestAccuracy:F4} < 0.80");
