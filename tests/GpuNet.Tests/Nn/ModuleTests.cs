@@ -217,6 +217,37 @@ public class ModuleTests
     }
 
     [Fact]
+    public void To_moves_parameters_and_training_matches_on_the_ilgpu_accelerator()
+    {
+        var il = Device.IlgpuCpu;
+        using var a = new Mlp([6, 8, 3], seed: 1, device: Cpu);
+        using var b = new Mlp([6, 8, 3], seed: 1, device: Cpu);
+        var first = b.Parameters().First();
+        using var optB = new Adam(b.Parameters(), lr: 0.01); // built before the move: it follows the Parameter objects
+        b.To(il);
+        Assert.Equal(il, first.Device);
+        Assert.All(b.Parameters(), p => Assert.Equal(il, p.Device));
+        using var optA = new Adam(a.Parameters(), lr: 0.01);
+        using var x = Tensor.Randn([5, 6], seed: 2, device: Cpu);
+        using var y = I32(0, 1, 2, 0, 1);
+        using var xi = x.To(il);
+        using var yi = y.To(il);
+        for (int step = 0; step < 3; step++)
+        {
+            using var scope = Tensor.NewScope();
+            var la = new CrossEntropyLoss().Forward(a.Forward(x), y);
+            var lb = new CrossEntropyLoss().Forward(b.Forward(xi), yi);
+            Near(la.Item(), lb.Item(), 1e-5);
+            optA.ZeroGrad(); la.Backward(); optA.Step();
+            optB.ZeroGrad(); lb.Backward(); optB.Step();
+        }
+        foreach (var (pa, pb) in a.Parameters().Zip(b.Parameters()))
+            Near(pa.ToArray().Select(v => (double)v).ToArray(), pb.ToArray().Select(v => (double)v).ToArray(), 1e-5);
+        b.To(Cpu);
+        Assert.Equal(Cpu, first.Device);
+    }
+
+    [Fact]
     public void GradCheck_through_every_module()
     {
         using var scope = Tensor.NewScope();
