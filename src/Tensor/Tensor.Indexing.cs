@@ -25,7 +25,9 @@ public sealed partial class Tensor
     /// y[…, j, …] = x[…, index[…, j, …], …] along <paramref name="dim"/> (PyTorch's gather): the index has
     /// this tensor's rank, its other dims no larger than this tensor's, and gives the output's shape.
     /// </summary>
-    public Tensor Gather(int dim, Tensor index)
+    public Tensor Gather(int dim, Tensor index) => Gather(dim, index, checkRange: true);
+
+    private Tensor Gather(int dim, Tensor index, bool checkRange)
     {
         ThrowIfDisposed("Gather");
         index.ThrowIfDisposed("Gather");
@@ -36,7 +38,7 @@ public sealed partial class Tensor
         for (int i = 0; i < Rank; i++)
             if (i != d && index.Shape[i] > Shape[i])
                 throw new ArgumentException($"Gather: index shape {ShapeUtil.Format(index.Shape)} exceeds input shape {ShapeUtil.Format(Shape)} at dim {i}.");
-        CheckIndexRange("Gather", index, Rank == 0 ? 1 : Shape[d], Shape, d);
+        if (checkRange) CheckIndexRange("Gather", index, Rank == 0 ? 1 : Shape[d], Shape, d);
         // Narrow the other dims to the index's extent so source and index agree outside dim d.
         var source = this;
         var temps = new List<Tensor>();
@@ -121,7 +123,7 @@ public sealed partial class Tensor
         if (Rank == 0)
             throw new ArgumentException("IndexSelect: cannot select from a 0-dimensional tensor.");
         CheckSameDevice("IndexSelect", this, index);
-        // Checked here so a bad index is reported as IndexSelect's, not as the Gather it becomes.
+        // Checked once on the 1-D index (not on its expansion below), and reported as IndexSelect's.
         CheckIndexRange("IndexSelect", index, Shape[d], Shape, d);
         // A 1-D index broadcast along the other dims is exactly a gather index.
         var viewShape = Enumerable.Repeat(1, Rank).ToArray();
@@ -130,7 +132,7 @@ public sealed partial class Tensor
         outShape[d] = index.Shape[0];
         using var shaped = index.Reshape(viewShape);
         using var expanded = shaped.Expand(outShape);
-        return Gather(d, expanded);
+        return Gather(d, expanded, checkRange: false);
     }
 
     /// <summary>
