@@ -8,6 +8,7 @@ public sealed class CreationTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ZerosOnesFull_FillEveryElement_InEveryDtype_OnTheRequestedDevice(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         foreach (var dtype in AllTypes)
         {
@@ -32,6 +33,7 @@ public sealed class CreationTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Arange_StopsBeforeEnd_WithAnyStep_AsInPyTorch(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var a = Tensor.Arange(5, device: dev);
         Host.AssertClose(new Ref([5], [0, 1, 2, 3, 4]), a, "Arange(5)", DType.Float32);
@@ -51,6 +53,7 @@ public sealed class CreationTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Linspace_IncludesBothEnds(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var a = Tensor.Linspace(0, 1, 5, DType.Float64, dev);
         Host.AssertClose(new Ref([5], [0, 0.25, 0.5, 0.75, 1]), a, "Linspace(0, 1, 5)", DType.Float64);
@@ -65,6 +68,7 @@ public sealed class CreationTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Eye_HasOnesOnTheDiagonalOnly_SquareAndRectangular(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         foreach (var (n, m) in new[] { (3, (int?)null), (2, 4), (4, 2), (1, 1), (0, 3) })
             foreach (var dtype in AllTypes)
@@ -78,6 +82,7 @@ public sealed class CreationTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void FromArray_KeepsValuesAndShape_FlatAndMultiDimensional(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var flat = Tensor.FromArray(new float[] { 1.5f, -2, 3 }, device: dev);
         Assert.Equal(new[] { 3 }, flat.Shape);
@@ -116,6 +121,7 @@ public sealed class CreationTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ItemAndToArray_ConvertToTheRequestedType(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var d = Tensor.Scalar(2.5, DType.Float64, dev);
         Assert.Equal(2.5f, d.Item());
@@ -130,6 +136,7 @@ public sealed class CreationTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ToDtype_ConvertsValues_FloatToIntTruncatesTowardZero(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var f = Tensor.FromArray(new float[] { 2.7f, -2.7f, 0.5f, -0.5f, 3f, -1e6f }, device: dev);
         using var i = f.To(DType.Int32);
@@ -150,6 +157,7 @@ public sealed class CreationTests
     [Fact]
     public void ToDevice_MovesValuesBetweenEveryPairOfDevices_InEveryDtype_FromStridedSources()
     {
+        using var scope = Tensor.NewScope();
         var devices = Devices.Names.Select(Devices.Get).ToList();
         var rng = new Random(5);
         foreach (var from in devices)
@@ -171,6 +179,7 @@ public sealed class CreationTests
     [Fact]
     public void Rand_And_Randn_SameSeedGivesSameNumbersOnEveryDevice()
     {
+        using var scope = Tensor.NewScope();
         var devices = Devices.Names.Select(Devices.Get).ToList();
         foreach (var dtype in new[] { DType.Float32, DType.Float64 })
         {
@@ -196,6 +205,7 @@ public sealed class CreationTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Rand_StaysInItsBounds_AndRandnHasTheRequestedMeanAndStd(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         const int n = 20000;
         using var u = Tensor.Rand([n], seed: 7, low: -2, high: 3, device: dev);
@@ -218,6 +228,7 @@ public sealed class CreationTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Rand_WithoutSeed_GivesFreshNumbersEachCall(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var a = Tensor.Rand([16], device: dev);
         using var b = Tensor.Rand([16], device: dev);

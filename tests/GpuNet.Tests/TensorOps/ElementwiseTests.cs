@@ -60,6 +60,7 @@ public sealed class ElementwiseTests
     [Theory, MemberData(nameof(UnaryCases))]
     public void UnaryOp_MatchesDoubleReference_OnRandomShapesLayoutsAndDtypes(string device, string op)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var u = UnaryOps.Single(x => x.Name == op);
         var rng = new Random(Seed(op));
@@ -85,6 +86,7 @@ public sealed class ElementwiseTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void UnaryOp_OnInt32_RejectsFloatingOnlyOps_NamingOpAndDtype(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.FromArray(new[] { 1, 2, 3 }, [3], dev);
         foreach (var u in UnaryOps.Where(u => u.IntResult is null))
@@ -128,6 +130,7 @@ public sealed class ElementwiseTests
     [Theory, MemberData(nameof(BinaryCases))]
     public void BinaryOp_MatchesDoubleReference_WithBroadcastingAndStridedOperands(string device, string op)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var bin = BinaryOps.Single(x => x.Name == op);
         var rng = new Random(Seed(op));
@@ -154,6 +157,7 @@ public sealed class ElementwiseTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void BinaryOp_PromotesDtypes_Int32ToFloat32ToFloat64(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var i = Tensor.FromArray(new[] { 7, -3, 2 }, [3], dev);
         using var j = Tensor.FromArray(new[] { 2, 2, 4 }, [3], dev);
@@ -177,6 +181,7 @@ public sealed class ElementwiseTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Where_PicksPerElement_WithThreeWayBroadcastAndAnyMaskDtype(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var rng = new Random(42);
         foreach (var maskType in new[] { DType.Float32, DType.Int32, DType.Float64 })
@@ -203,6 +208,7 @@ public sealed class ElementwiseTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Sigmoid_And_Tanh_SaturateWithoutNaN_ForLargeInputs(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         foreach (var dtype in new[] { DType.Float32, DType.Float64 })
         {

@@ -12,6 +12,7 @@ public sealed class ErrorTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void MatMul_InnerDimMismatch_NamesBothShapesAndDims(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var a = Tensor.Zeros([2, 3], device: dev);
         using var b = Tensor.Zeros([4, 5], device: dev);
@@ -31,6 +32,7 @@ public sealed class ErrorTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Broadcast_IncompatibleShapes_NamesOpShapesAndDim(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var a = Tensor.Zeros([2, 3], device: dev);
         using var b = Tensor.Zeros([4], device: dev);
@@ -46,6 +48,7 @@ public sealed class ErrorTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void FloatingOnlyOps_OnInt32_NameOpDtypeAndShape(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.FromArray(new[] { 1, 2, 3, 4 }, [2, 2], dev);
         AssertMentions(Assert.Throws<NotSupportedException>(() => x.Exp()), "Exp", "int32", "[2,2]", "float32");
@@ -58,6 +61,7 @@ public sealed class ErrorTests
     [Fact]
     public void TensorsOnTwoDevices_NameBothDevices()
     {
+        using var scope = Tensor.NewScope();
         using var a = Tensor.Zeros([2], device: Device.Get("cpu"));
         using var b = Tensor.Zeros([2], device: Device.Get("ilgpu-cpu"));
         AssertMentions(Assert.Throws<ArgumentException>(() => a + b), "Add", "two devices", "cpu", "ilgpu-cpu", "To(device)");
@@ -72,6 +76,7 @@ public sealed class ErrorTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void OutOfRangeDims_NameOpDimShapeAndValidRange(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.Zeros([2, 3], device: dev);
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => x.Sum(2));
@@ -92,6 +97,7 @@ public sealed class ErrorTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void OutOfRangeIndices_NameOpIndexAndValidRange(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.Zeros([2, 3], device: dev);
         using var bad = Tensor.FromArray(new[] { 0, 3, 1, 0 }, [2, 2], dev);
@@ -111,6 +117,7 @@ public sealed class ErrorTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ReshapeToAWrongSize_AndViewOfANonViewableLayout_NameShapes(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.Zeros([2, 3], device: dev);
         var e = Assert.Throws<ArgumentException>(() => x.Reshape(4, 2));
@@ -128,6 +135,7 @@ public sealed class ErrorTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void UseAfterDispose_IsAnObjectDisposedErrorNamingTheOp(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var x = Tensor.Ones([2, 3], device: dev);
         x.Dispose();
@@ -146,6 +154,7 @@ public sealed class ErrorTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ToArrayOfTheWrongType_AndItemOfManyElements_SayWhatToDoInstead(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.Ones([2, 3], device: dev);
         var e = Assert.Throws<InvalidOperationException>(() => x.ToArray<double>());
@@ -168,6 +177,7 @@ public sealed class ErrorTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void MismatchedOperands_OfShapeOps_NameShapes(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var a = Tensor.Zeros([2, 3], device: dev);
         using var b = Tensor.Zeros([2, 4], device: dev);

@@ -83,6 +83,7 @@ public sealed class FormatTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ToString_NamesTheDeviceUnlessCpu_BeforeTheDtype(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.FromArray(new double[] { 1, 2 }, device: dev);
         var suffix = device == "cpu" ? "" : $", device='{dev}'";

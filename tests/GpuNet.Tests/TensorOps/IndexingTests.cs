@@ -8,6 +8,7 @@ public sealed class IndexingTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Gather_PicksAlongDim_WithIndexSmallerThanInputInOtherDims(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var rng = new Random(11);
         foreach (var dtype in AllTypes)
@@ -35,6 +36,7 @@ public sealed class IndexingTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void IndexSelect_TakesListedSlicesInOrder_WithRepeats(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var rng = new Random(12);
         foreach (var dtype in AllTypes)
@@ -62,6 +64,7 @@ public sealed class IndexingTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ScatterAdd_AddsSourceAtIndices_RepeatedIndicesAccumulate_TargetUnchanged(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var rng = new Random(13);
         foreach (var dtype in AllTypes)
@@ -96,6 +99,7 @@ public sealed class IndexingTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void OneHot_PutsOneAtEachLabel_InTheRequestedDtype(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var rng = new Random(14);
         foreach (var dtype in AllTypes)
@@ -115,6 +119,7 @@ public sealed class IndexingTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Cat_JoinsAlongAnyDim_IncludingEmptyParts(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var rng = new Random(15);
         foreach (var dtype in AllTypes)
@@ -152,6 +157,7 @@ public sealed class IndexingTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Stack_AddsANewDim_AtAnyPosition(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var rng = new Random(16);
         foreach (var dtype in AllTypes)

@@ -43,6 +43,7 @@ public sealed class MatMulTests
     [Theory, MemberData(nameof(MatMulCases))]
     public void MatMul_MatchesReference_ForEveryOperandForm(string device, string name)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var c = Cases.Single(x => x.Name == name);
         var rng = new Random(ElementwiseTests.Seed(name));
@@ -65,6 +66,7 @@ public sealed class MatMulTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void MatMul_OfSmallIntegers_IsExact(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var a = Tensor.FromArray(new float[,] { { 1, 2, 3 }, { 4, 5, 6 } }, dev);
         using var b = Tensor.FromArray(new float[,] { { 7, 8 }, { 9, 10 }, { 11, 12 } }, dev);

@@ -18,6 +18,7 @@ public sealed class ReductionTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void SumAndMean_AllAndAlongDims_MatchReference_WithKeepDimAndNegativeDims(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var rng = new Random(101);
         foreach (var dtype in new[] { DType.Float32, DType.Float64, DType.Int32 })
@@ -61,6 +62,7 @@ public sealed class ReductionTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void MaxMinArgMaxArgMin_AllAndAlongDims_MatchReference(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var rng = new Random(202);
         foreach (var dtype in new[] { DType.Float32, DType.Float64, DType.Int32 })
@@ -94,6 +96,7 @@ public sealed class ReductionTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ArgMaxAndArgMin_OnTies_ReturnTheFirstIndex(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.FromArray(new float[] { 1, 3, 3, 0, 0, 3 }, [2, 3], dev);
         using var all = x.ArgMax();
@@ -112,6 +115,7 @@ public sealed class ReductionTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void SumOverAnEmptyDim_IsZero_AndMaxOverItIsAnError(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.Zeros([2, 0, 3], device: dev);
         using var s = x.Sum(1);
@@ -128,6 +132,7 @@ public sealed class ReductionTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void SoftmaxAndLogSoftmax_MatchReference_AlongAnyDim(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var rng = new Random(303);
         foreach (var dtype in new[] { DType.Float32, DType.Float64 })
@@ -153,6 +158,7 @@ public sealed class ReductionTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Softmax_RowsSumToOne_EvenForLargeLogits(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         foreach (var dtype in new[] { DType.Float32, DType.Float64 })
         {
@@ -179,6 +185,7 @@ public sealed class ReductionTests
     public void Reductions_AlongLongDims_MatchReference(string device)
     {
         // Long reduced dims take the backends' split (multi-pass) paths that tiny shapes never reach.
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var rng = new Random(404);
         foreach (var dtype in new[] { DType.Float32, DType.Float64 })

@@ -6,6 +6,7 @@ public sealed class SpecialValueTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Division_ByZero_FollowsIeee(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         foreach (var dtype in new[] { DType.Float32, DType.Float64 })
         {
@@ -27,6 +28,7 @@ public sealed class SpecialValueTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void NaN_PropagatesThroughExtremaClampAndRelu(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         foreach (var dtype in new[] { DType.Float32, DType.Float64 })
         {
@@ -59,6 +61,7 @@ public sealed class SpecialValueTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Softmax_OfMinusInfinityLogits_GivesZeroProbability(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.FromArray(new float[] { float.NegativeInfinity, 0, 1, float.NegativeInfinity }, [1, 4], dev);
         using var p = x.Softmax(1);
@@ -73,6 +76,7 @@ public sealed class SpecialValueTests
     {
         // Sequential float32 accumulation of 100 000 × 0.1 is off by ~1.4e-4 relative; PyTorch's
         // cascaded CPU sum and tree-shaped GPU reductions are good to ~1e-7.
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.Full([100_000], 0.1, device: dev);
         double expected = 100_000 * (double)0.1f;
@@ -89,6 +93,7 @@ public sealed class SpecialValueTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void CopyFrom_BroadcastsAndConverts_IntoAStridedTarget(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var target = Tensor.Zeros([3, 2], device: dev);
         using var view = target.T;                                    // [2,3], strides [1,2]

@@ -42,6 +42,7 @@ public sealed class ViewTests
     [Theory, MemberData(nameof(ViewCases))]
     public void View_SharesStorage_WritesThroughEitherAreVisibleInTheOther(string device, string name)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         var c = Cases.Single(x => x.Name == name);
         int n = Ref.Count(c.Base);
@@ -70,6 +71,7 @@ public sealed class ViewTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void Reshape_OfANonViewableLayout_CopiesInsteadOfSharing(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.FromArray(new float[] { 0, 1, 2, 3, 4, 5 }, [2, 3], dev);
         using var t = x.T;
@@ -83,6 +85,7 @@ public sealed class ViewTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void ContiguousAndClone_MakeDenseIndependentCopies_DetachShares(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.FromArray(new double[] { 0, 1, 2, 3, 4, 5 }, [2, 3], dev);
         Assert.Same(x, x.Contiguous());
@@ -103,6 +106,7 @@ public sealed class ViewTests
     [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
     public void InPlaceUpdates_OnAStridedView_TouchOnlyItsElements(string device)
     {
+        using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.FromArray(new float[] { 0, 1, 2, 3, 4, 5, 6, 7 }, [2, 4], dev);
         using var col = x.Narrow(1, 1, 2).T; // elements 1,2,5,6 as [2,2]
