@@ -9,10 +9,11 @@ public sealed class ReadmeTests
         // --- README tour (keep in sync with README.md) ---
         Device dev = Device.Default;               // CUDA > OpenCL > CPU, or GPUNET_DEVICE
         var x = Tensor.FromArray(new float[] { 1, 2, 3, 4, 5, 6 }, [2, 3], dev, requiresGrad: true);
-        var w = Tensor.Randn([3, 4], seed: 0, requiresGrad: true);
+        var w = Tensor.Randn([3, 4], seed: 0, device: dev, requiresGrad: true);
         var y = (x.MatMul(w) + 1f).Relu().Sum();
         y.Backward();
         float[] g = x.Grad!.ToArray();             // ∂y/∂x, row-major
+        string shown = w.Grad!.ToString();         // tensor([[...]]) like PyTorch
 
         bool recorded;
         using (Autograd.NoGrad())
@@ -27,6 +28,7 @@ public sealed class ReadmeTests
         // --- end of tour ---
 
         Assert.False(recorded);
+        Assert.StartsWith("tensor([[", shown);
         Assert.Equal(6, g.Length);
         Assert.Equal(new[] { 3, 4 }, w.Grad!.Shape);
         Assert.True(ok);
