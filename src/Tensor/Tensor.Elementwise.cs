@@ -151,7 +151,7 @@ public sealed partial class Tensor
     /// The shared forward of every broadcasting binary op: device check, dtype promotion
     /// (int32 → float32 → float64), broadcast, one launch; VJPs sum gradients back to each input's shape.
     /// </summary>
-    private static Tensor ElementwiseBinary(string name, BinaryOp op, Tensor a, Tensor b, BinaryVjp? vjp, bool floatingOnly = false)
+    private static Tensor ElementwiseBinary(string name, BinaryOp op, Tensor a, Tensor b, BinaryVjp? vjp, bool floatingOnly = false, Saves saves = Saves.All)
     {
         a.ThrowIfDisposed(name);
         b.ThrowIfDisposed(name);
@@ -172,15 +172,33 @@ public sealed partial class Tensor
         }
         var aShape = pa.Shape;
         var bShape = pb.Shape;
-        var saved = new[] { pa.Saved(), pb.Saved(), y.Saved() };
+        // Only what the VJP reads is saved: an Add keeps no tensor alive, so its output's memory goes
+        // back to the pool as soon as it is disposed. Unsaved slots pass the operand itself, whose
+        // RequiresGrad flag is all such a VJP may look at.
+        var owned = new List<Tensor>(3);
+        Tensor Keep(Tensor t, Saves flag)
+        {
+            if ((saves & flag) == 0) return t;
+            var alias = t.Saved();
+            owned.Add(alias);
+            return alias;
+        }
+        var sa = Keep(pa, Saves.A);
+        var sb = Keep(pb, Saves.B);
+        var sy = Keep(y, Saves.Y);
+        var result = Record(y, name, [pa, pb], g =>
+        {
+            var grads = vjp(g, sa, sb, sy);
+            return [grads[0]?.SumToShape(aShape), grads[1]?.SumToShape(bShape)];
+        }, [.. owned]);
         if (pa != a) pa.Dispose();
         if (pb != b) pb.Dispose();
-        return Record(y, name, [saved[0], saved[1]], g =>
-        {
-            var grads = vjp(g, saved[0], saved[1], saved[2]);
-            return [grads[0]?.SumToShape(aShape), grads[1]?.SumToShape(bShape)];
-        }, saved);
+        return result;
     }
+
+    /// <summary>Which of (a, b, output) a binary op's VJP reads.</summary>
+    [Flags]
+    private enum Saves { None = 0, A = 1, B = 2, Y = 4, All = A | B | Y }
 
     internal static DType Promote(DType a, DType b) =>
         a == DType.Float64 || b == DType.Float64 ? DType.Float64
@@ -200,13 +218,13 @@ public sealed partial class Tensor
     }
 
     /// <summary>Elementwise sum with broadcasting.</summary>
-    public static Tensor operator +(Tensor a, Tensor b) => ElementwiseBinary("Add", BinaryOp.Add, a, b, (g, x, y, _) => [x.RequiresGrad ? g : null, y.RequiresGrad ? g : null]);
+    public static Tensor operator +(Tensor a, Tensor b) => ElementwiseBinary("Add", BinaryOp.Add, a, b, (g, x, y, _) => [x.RequiresGrad ? g : null, y.RequiresGrad ? g : null], saves: Saves.None);
 
     /// <summary>Elementwise difference with broadcasting.</summary>
-    public static Tensor operator -(Tensor a, Tensor b) => ElementwiseBinary("Sub", BinaryOp.Sub, a, b, (g, x, y, _) => [x.RequiresGrad ? g : null, y.RequiresGrad ? g.Neg() : null]);
+    public static Tensor operator -(Tensor a, Tensor b) => ElementwiseBinary("Sub", BinaryOp.Sub, a, b, (g, x, y, _) => [x.RequiresGrad ? g : null, y.RequiresGrad ? g.Neg() : null], saves: Saves.None);
 
     /// <summary>Elementwise product with broadcasting.</summary>
-    public static Tensor operator *(Tensor a, Tensor b) => ElementwiseBinary("Mul", BinaryOp.Mul, a, b, (g, x, y, _) => [x.RequiresGrad ? g * y : null, y.RequiresGrad ? g * x : null]);
+    public static Tensor operator *(Tensor a, Tensor b) => ElementwiseBinary("Mul", BinaryOp.Mul, a, b, (g, x, y, _) => [x.RequiresGrad ? g * y : null, y.RequiresGrad ? g * x : null], saves: Saves.A | Saves.B);
 
     /// <summary>Elementwise quotient with broadcasting (integers are promoted to float32, as in PyTorch).</summary>
     public static Tensor operator /(Tensor a, Tensor b) => ElementwiseBinary("Div", BinaryOp.Div, a, b, (g, x, y, q) => [x.RequiresGrad ? g / y : null, y.RequiresGrad ? -(g * q / y) : null], floatingOnly: true);
