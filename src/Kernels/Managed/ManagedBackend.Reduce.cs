@@ -133,6 +133,11 @@ public sealed unsafe partial class ManagedBackend
             try
             {
                 var best = bestArr.AsSpan(0, width);
+                if (job.Op == ReduceOp.Sum && typeof(T) == typeof(float))
+                {
+                    SumColumnsFloat(job, (float*)px, xs0, xs1, n, o0, o1, i0, width, (float*)py);
+                    return;
+                }
                 for (int o = o0; o < o1; o++)
                 {
                     T* row = px + o * xs0 + i0;
@@ -177,6 +182,30 @@ public sealed unsafe partial class ManagedBackend
                 if (arg) ((int*)py)[at] = ArgExtreme(row, xs1, n, job.Op == ReduceOp.ArgMax);
                 else ((T*)py)[at] = ReduceRow(job.Op, row, xs1, n);
             }
+    }
+
+    /// <summary>
+    /// Float sums over a leading axis: rows are folded with SIMD in float for blocks of 64, and the
+    /// block sums added in double, so a long axis keeps float accuracy (as SumSpan does for rows).
+    /// </summary>
+    private static void SumColumnsFloat(ReduceJob job, float* px, long xs0, long xs1, int n, int o0, int o1, int i0, int width, float* py)
+    {
+        const int block = 64;
+        var blockSum = new float[width];
+        var total = new double[width];
+        for (int o = o0; o < o1; o++)
+        {
+            float* row = px + o * xs0 + i0;
+            Array.Clear(total);
+            for (int j0 = 0; j0 < n; j0 += block)
+            {
+                new ReadOnlySpan<float>(row + j0 * xs1, width).CopyTo(blockSum);
+                for (int j = j0 + 1; j < Math.Min(n, j0 + block); j++)
+                    TensorPrimitives.Add(blockSum, new ReadOnlySpan<float>(row + j * xs1, width), blockSum);
+                for (int i = 0; i < width; i++) total[i] += blockSum[i];
+            }
+            for (int i = 0; i < width; i++) py[o * job.Ys0 + (i0 + i) * job.Ys2] = (float)total[i];
+        }
     }
 
     /// <summary>True when v should replace the running extreme: strictly better, or the first NaN (NaN ranks as the extreme, as in PyTorch).</summary>
