@@ -164,4 +164,25 @@ public static class Functional
             return [diff * column];
         }, gradient!, savedLogits, savedLabels);
     }
+
+    /// <summary>
+    /// One Adam/AdamW update in place on <paramref name="param"/> and its moments <paramref name="m"/>,
+    /// <paramref name="v"/> (PyTorch's formulas, see <see cref="AdamParameters"/>), in one pass over the
+    /// four tensors. Not recorded: it is an optimizer step.
+    /// </summary>
+    public static void AdamStep(Tensor param, Tensor grad, Tensor m, Tensor v, AdamParameters hyperparameters)
+    {
+        const string op = "AdamStep";
+        foreach (var t in new[] { param, grad, m, v })
+        {
+            ArgumentNullException.ThrowIfNull(t);
+            t.ThrowIfDisposed(op);
+            Tensor.CheckSameDevice(op, param, t);
+            if (!ShapeUtil.SameShape(t.Shape, param.Shape) || t.DType != param.DType)
+                throw new ArgumentException($"{op}: param {ShapeUtil.Format(param.Shape)} {param.DType.Name()} and a state or gradient tensor {ShapeUtil.Format(t.Shape)} {t.DType.Name()} must match in shape and dtype.");
+        }
+        if (!param.DType.IsFloating()) throw new ArgumentException($"{op}: parameters must be floating; got {param.DType.Name()}.");
+        if (param.NumElements == 0) return;
+        param.Backend.AdamStep(param.AsView(), grad.AsView(), m.AsView(), v.AsView(), hyperparameters);
+    }
 }
