@@ -106,6 +106,7 @@ public sealed class CrossEntropyLoss : Loss
         ArgumentNullException.ThrowIfNull(target);
         if (target.DType.IsFloating()) return ForwardProbabilities(input, target);
         int classes = CheckClassification("CrossEntropyLoss", input, target);
+        if (LabelSmoothing == 0) return Reduce(Functional.CrossEntropy(input, target)); // one fused pass, forward and backward
         using var logp = input.LogSoftmax(1);
         using var picked = PickLabels(logp, target);
         if (LabelSmoothing == 0) return Reduce(-picked);

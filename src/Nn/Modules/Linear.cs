@@ -51,11 +51,11 @@ public sealed class Linear : Module
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank == 0 || input.Shape[^1] != InFeatures)
             throw new ArgumentException($"Linear({InFeatures} → {OutFeatures}): input of shape {Parameter.Format(input.Shape)} must have {InFeatures} features in its last dim.");
-        using var wt = Weight.Data.T;
-        if (Bias is null) return input.MatMul(wt);
-        using var xw = input.MatMul(wt);
-        return xw + Bias.Data;
+        return Forward(input, Kernels.Activation.None);
     }
+
+    /// <summary>activation(x·Wᵀ + b) as one fused op: the bias and activation run in the GEMM's epilogue (<see cref="Functional.Linear"/>).</summary>
+    internal Tensor Forward(Tensor input, Kernels.Activation activation) => Functional.Linear(input, Weight.Data, Bias?.Data, activation);
 
     /// <inheritdoc />
     protected override string ExtraRepr() => $"in={InFeatures}, out={OutFeatures}, bias={Bias is not null}";

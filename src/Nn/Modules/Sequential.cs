@@ -29,12 +29,24 @@ public sealed class Sequential : Module
     public override Tensor Forward(Tensor input)
     {
         var x = input;
-        foreach (var layer in _layers)
+        for (int i = 0; i < _layers.Count; i++)
         {
-            var y = layer.Forward(x);
+            var layer = _layers[i];
+            // A Linear followed by ReLU/Sigmoid/Tanh runs as one fused op (the activation in the GEMM's epilogue).
+            var fused = layer is Linear && i + 1 < _layers.Count ? FusableActivation(_layers[i + 1]) : Kernels.Activation.None;
+            if (fused != Kernels.Activation.None) i++;
+            var y = fused != Kernels.Activation.None ? ((Linear)layer).Forward(x, fused) : layer.Forward(x);
             if (!ReferenceEquals(x, input) && !ReferenceEquals(x, y)) x.Dispose();
             x = y;
         }
         return x;
     }
+
+    private static Kernels.Activation FusableActivation(Module next) => next switch
+    {
+        ReLU => Kernels.Activation.Relu,
+        Sigmoid => Kernels.Activation.Sigmoid,
+        Tanh => Kernels.Activation.Tanh,
+        _ => Kernels.Activation.None,
+    };
 }

@@ -120,30 +120,8 @@ public class Adam : Optimizer
     }
 
     /// <summary>The per-parameter Adam/AdamW math, in place on <paramref name="param"/>, <paramref name="m"/> and <paramref name="v"/> (one place to fuse into a kernel).</summary>
-    internal static void AdamUpdate(Tensor param, Tensor grad, Tensor m, Tensor v, long step, double lr, double beta1, double beta2, double eps, double weightDecay, bool decoupled)
-    {
-        var g = grad;
-        if (weightDecay != 0)
-        {
-            if (decoupled) param.AffineInPlace(1 - lr * weightDecay);
-            else
-            {
-                g = grad.Clone();
-                g.AddInPlace(param, weightDecay);
-            }
-        }
-        double bias1 = 1 - Math.Pow(beta1, step);
-        double bias2 = 1 - Math.Pow(beta2, step);
-        m.AffineInPlace(beta1);
-        m.AddInPlace(g, 1 - beta1);
-        using var g2 = g * g;
-        v.AffineInPlace(beta2);
-        v.AddInPlace(g2, 1 - beta2);
-        using var denom = v.Sqrt();
-        denom.AffineInPlace(1 / Math.Sqrt(bias2), eps);
-        using var ratio = m / denom;
-        param.AddInPlace(ratio, -lr / bias1);
-    }
+    internal static void AdamUpdate(Tensor param, Tensor grad, Tensor m, Tensor v, long step, double lr, double beta1, double beta2, double eps, double weightDecay, bool decoupled) =>
+        Functional.AdamStep(param, grad, m, v, new Kernels.AdamParameters(lr, beta1, beta2, eps, weightDecay, decoupled, step));
 }
 
 /// <summary>
