@@ -113,12 +113,15 @@ internal static unsafe partial class Gemm
             Blocked(m, n, k, a, b, c, epilogue, 0, 0);
             return;
         }
-        // One slab of C per thread, split along the longer side in whole register tiles. Each thread
+        // Slabs of C split along the longer side in whole register tiles, two per thread when the
+        // side allows it: threads claim slabs as they come free, so when the machine is shared and one
+        // thread is descheduled the others take over its share instead of waiting for it. Each slab
         // packs its own operands, so the only synchronisation is the final join; the duplicated
-        // packing of the shared operand costs about 1/n (or 1/m) of the multiply.
+        // packing of the shared operand costs about slabs/n (or slabs/m) of the multiply.
         bool byColumns = n >= m;
         int extent = byColumns ? n : m, unit = byColumns ? s.NR : s.MR;
-        int per = RoundUp((extent + threads - 1) / threads, unit);
+        int slabsWanted = extent >= 2 * threads * 4 * unit ? 2 * threads : threads;
+        int per = RoundUp((extent + slabsWanted - 1) / slabsWanted, unit);
         int slabs = (extent + per - 1) / per;
         WorkerPool.For(slabs, t =>
         {
@@ -167,9 +170,11 @@ internal static unsafe partial class Gemm
     private static void Blocked<T>(int m, int n, int k, Mat<T> a, Mat<T> b, Mat<T> c, Epilogue<T> epilogue, int row0, int col0) where T : unmanaged, INumber<T>
     {
         var s = ShapeFor<T>();
-        int nc = Math.Min(s.NC, RoundUp(n, s.NR));
-        int kcMax = Math.Min(s.KC, k);
-        int mc = Math.Min(s.MC, RoundUp(m, s.MR));
+        // Blocks of equal size rather than full blocks and a thin remainder: k = 784 runs as 4 × 196
+        // instead of 3 × 256 + 16, whose last pass would reload and store C for 16 multiply-adds.
+        int kcMax = Balanced(k, s.KC, 1);
+        int nc = Balanced(n, s.NC, s.NR);
+        int mc = Balanced(m, s.MC, s.MR);
         T* pb = Scratch<T>.B(kcMax * nc);
         T* pa = Scratch<T>.A(mc * kcMax);
         for (int jc = 0; jc < n; jc += nc)
@@ -273,12 +278,17 @@ internal static unsafe partial class Gemm
                     new ReadOnlySpan<T>(src + p * cs, MR).CopyTo(new Span<T>(d + p * MR, MR));
                 continue;
             }
+            if (cs == 1)
+            {
+                // Row-major A: each row is a contiguous run along k.
+                PackTransposed(rows, kc, MR, src, rs, d);
+                continue;
+            }
             for (int r = 0; r < rows; r++)
             {
                 T* row = src + r * rs;
                 T* dr = d + r;
-                if (cs == 1) for (int p = 0; p < kc; p++) dr[p * MR] = row[p];
-                else for (int p = 0; p < kc; p++) dr[p * MR] = row[p * cs];
+                for (int p = 0; p < kc; p++) dr[p * MR] = row[p * cs];
             }
             for (int r = rows; r < MR; r++)
                 for (int p = 0; p < kc; p++) d[p * MR + r] = T.Zero;
@@ -306,12 +316,17 @@ internal static unsafe partial class Gemm
                 }
                 continue;
             }
+            if (rs == 1)
+            {
+                // Transposed B (x·Wᵀ): each column is a contiguous run along k.
+                PackTransposed(cols, kc, NR, src, cs, d);
+                continue;
+            }
             for (int j = 0; j < cols; j++)
             {
                 T* col = src + j * cs;
                 T* dc = d + j;
-                if (rs == 1) for (int p = 0; p < kc; p++) dc[p * NR] = col[p];
-                else for (int p = 0; p < kc; p++) dc[p * NR] = col[p * rs];
+                for (int p = 0; p < kc; p++) dc[p * NR] = col[p * rs];
             }
             for (int j = cols; j < NR; j++)
                 for (int p = 0; p < kc; p++) d[p * NR + j] = T.Zero;
@@ -319,6 +334,13 @@ internal static unsafe partial class Gemm
     }
 
     private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+
+    /// <summary>The block size at most <paramref name="max"/> (a multiple of <paramref name="unit"/>) that splits <paramref name="extent"/> into equal blocks.</summary>
+    private static int Balanced(int extent, int max, int unit)
+    {
+        int blocks = (extent + max - 1) / max;
+        return Math.Min(max, RoundUp((extent + blocks - 1) / blocks, unit));
+    }
 
     private static T* Align64<T>(T* p) where T : unmanaged => (T*)(((nint)p + 63) & ~(nint)63);
 }

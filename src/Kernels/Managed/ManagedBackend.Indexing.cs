@@ -54,6 +54,16 @@ public sealed unsafe partial class ManagedBackend
                 T* yr = py + o * (long)y.Strides[0] + j * (long)y.Strides[1];
                 int* ir = pi + o * (long)index.Strides[0] + j * (long)index.Strides[1];
                 T* xo = px + o * (long)x.Strides[0];
+                if (index.Strides[2] == 0 && inner > 0)
+                {
+                    // One index for the whole inner row (IndexSelect, a DataLoader batch): check it once and copy the row.
+                    int k0 = *ir;
+                    if ((uint)k0 >= (uint)n) throw IndexOutOfRange("Gather", k0, n, o, j, 0);
+                    T* xr = xo + k0 * (long)x.Strides[1];
+                    if (x.Strides[2] == 1 && y.Strides[2] == 1) new ReadOnlySpan<T>(xr, inner).CopyTo(new Span<T>(yr, inner));
+                    else for (int i = 0; i < inner; i++) yr[i * (long)y.Strides[2]] = xr[i * (long)x.Strides[2]];
+                    continue;
+                }
                 for (int i = 0; i < inner; i++)
                 {
                     int k = ir[i * (long)index.Strides[2]];

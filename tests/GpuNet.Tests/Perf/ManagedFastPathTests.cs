@@ -193,4 +193,53 @@ public class ManagedFastPathTests
                 for (int i = 0; i < f.Length; i++) M.Close(p[i], f[i], dtype == DType.Float32 ? 1e-6 : 1e-14, $"{act} {dtype} [{i}]");
             }
     }
+
+    [Fact]
+    public void Gather_OneIndexPerRow_CopiesWholeRows_AndChecksTheIndexOnce()
+    {
+        // x = [1, 50, 33] (dense rows), index broadcast along the inner dim as IndexSelect passes it.
+        var data = M.RandomDoubles(50 * 33, 9).Select(v => (float)v).ToArray();
+        var x = M.V(M.Buf(data), [1, 50, 33]);
+        int[] rows = [49, 0, 7, 7, 31];
+        var index = M.V(M.Buf(rows), [1, rows.Length, 33], [0, 1, 0]);
+        var y = M.Empty<float>(rows.Length * 33);
+        M.B.Gather(x, index, M.V(y, [1, rows.Length, 33]));
+        var got = M.Read<float>(y);
+        for (int j = 0; j < rows.Length; j++)
+            for (int i = 0; i < 33; i++) Assert.Equal(data[rows[j] * 33 + i], got[j * 33 + i]);
+        // A strided destination takes the element loop; a bad index still names the op.
+        var yt = M.Empty<float>(rows.Length * 33);
+        M.B.Gather(x, index, M.V(yt, [1, rows.Length, 33], [0, 1, rows.Length]));
+        var gt = M.Read<float>(yt);
+        for (int j = 0; j < rows.Length; j++)
+            for (int i = 0; i < 33; i++) Assert.Equal(data[rows[j] * 33 + i], gt[i * rows.Length + j]);
+        var bad = M.V(M.Buf(new[] { 50 }), [1, 1, 33], [0, 1, 0]);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => M.B.Gather(x, bad, M.V(M.Empty<float>(33), [1, 1, 33])));
+        Assert.Contains("Gather", e.Message);
+    }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void Gemm_RowMajorAAndTransposedB_PackedByRegisterTransposes_MatchReference(DType dtype)
+    {
+        // x·Wᵀ: A row-major (k contiguous per row) and B = Wᵀ (k contiguous per column) both take the
+        // transposing pack; sizes leave remainders in every 8×8 / 4×4 block and in k.
+        foreach (var (m, n, k) in new[] { (13, 37, 29), (128, 70, 197), (7, 9, 8) })
+        {
+            var ad = M.RandomDoubles(m * k, 1); var wd = M.RandomDoubles(n * k, 2);
+            DeviceBuffer Buf(double[] d) => dtype == DType.Float32 ? M.Buf(d.Select(v => (float)v).ToArray()) : M.Buf(d);
+            if (dtype == DType.Float32) { ad = ad.Select(v => (double)(float)v).ToArray(); wd = wd.Select(v => (double)(float)v).ToArray(); }
+            var c = dtype == DType.Float32 ? M.Empty<float>(m * n) : M.Empty<double>(m * n);
+            M.B.MatMul(M.V(Buf(ad), [1, m, k]), M.V(Buf(wd), [1, k, n], [0, 1, k]), M.V(c, [1, m, n]));
+            double[] got = dtype == DType.Float32 ? M.Read<float>(c).Select(v => (double)v).ToArray() : M.Read<double>(c);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double e = 0;
+                    for (int p = 0; p < k; p++) e += ad[i * k + p] * wd[j * k + p];
+                    M.Close(e, got[i * n + j], dtype == DType.Float32 ? 1e-5 : 1e-13, $"{dtype} {m}x{n}x{k} [{i},{j}]");
+                }
+        }
+    }
 }
