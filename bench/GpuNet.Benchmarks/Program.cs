@@ -34,6 +34,13 @@ if (args.Length > 0 && args[0] == "loop")
     Console.WriteLine($"{steps} steps, {sw.Elapsed.TotalMilliseconds / steps:F3} ms per step; pool allocations {pool.Allocations}, live {pool.LiveBuffers} buffers, GCs gen0/1/2 {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}, allocated {GC.GetTotalAllocatedBytes() / steps / 1024} KiB per step");
     return;
 }
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// Without libopenblas the OpenBLAS baselines are filtered out (the GpuNet rows still run).
+BenchmarkDotNet.Configs.IConfig config = BenchmarkDotNet.Configs.DefaultConfig.Instance;
+if (!OpenBlas.Available)
+{
+    Console.WriteLine("OpenBLAS not found (apt-get install libopenblas0-pthread): skipping the OpenBLAS baselines.");
+    config = BenchmarkDotNet.Configs.ConfigExtensions.AddFilter(config, new BenchmarkDotNet.Filters.SimpleFilter(b => b.Descriptor.WorkloadMethod.Name != "OpenBlasGemm"));
+}
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
 
 public partial class Program;
