@@ -132,7 +132,7 @@ public sealed partial class IlgpuBackend
     }
 
     /// <summary>
-    /// The implementation for a product: cuBLAS on CUDA for float/double when it loaded; else the
+    /// The implementation for a product: Int32 always takes the square tiles; cuBLAS on CUDA for float/double when it loaded; else the
     /// 8×8 register tiles when both block edges fill and there are at least as many blocks as
     /// multiprocessors; else 4×4 register tiles when m and n cover one block; else (thin or tiny
     /// products, where a big block would mostly compute padding) the one-output-per-thread tiles.
@@ -141,6 +141,7 @@ public sealed partial class IlgpuBackend
     {
         bool floating = t == typeof(float) || t == typeof(double);
         bool cuda = _accelerator.AcceleratorType == AcceleratorType.Cuda;
+        if (!floating) return GemmKernel.Tile; // the register-tiled kernels and cuBLAS are floating only
         if (ForceGemm != GemmKernel.Auto)
         {
             if (ForceGemm != GemmKernel.CuBlas) return ForceGemm;

@@ -26,10 +26,11 @@ for R in RS:
     /// row-major a, m for a transposed one; n or k for b), out-of-range elements load as zero, and the
     /// shared tiles are padded by 4 to keep column writes free of bank conflicts. Grid = (⌈N/{R}T⌉, ⌈M/{R}T⌉, batch).
     /// Epilogue: c = act(acc + bias) with bias read through its own strides when <paramref name="hasBias"/> ≠ 0.
+    /// Floating dtypes only (Int32 products, which IBackend never sends, take the square-tile kernel).
     /// </summary>
     [Kernel(Grouped = true)]
     public static void MatMulReg{R}<T, TCfg, TAct>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, MatGeom g, ArrayView<T> bias, Axis3 ab, int hasBias, int act)
-        where T : unmanaged, INumber<T> where TCfg : struct, IGemmConfig{R} where TAct : struct, IActivation<T>
+        where T : unmanaged, IFloatingPointIeee754<T> where TCfg : struct, IGemmConfig{R} where TAct : struct, IActivation<T>
     {{
         int nt = default(TCfg).Threads;
         int bk = default(TCfg).Depth;
