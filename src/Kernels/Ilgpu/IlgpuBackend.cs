@@ -12,6 +12,23 @@ namespace GpuNet.Kernels.Ilgpu;
 /// reaches a kernel. Launches are queued on the accelerator's default stream and run in order;
 /// <see cref="Synchronize"/> and <see cref="Download{T}"/> wait for them.
 /// </summary>
+/// <remarks>
+/// <para><b>One in-order stream, asynchronous launches.</b> Every kernel, every cuBLAS call (its
+/// handle is bound to the same stream) and every upload is queued on the accelerator's default
+/// stream; the host waits only in <see cref="Download{T}"/>, <see cref="Synchronize"/> and
+/// <see cref="Dispose"/>. No op synchronises on its own: the host-side checks read only shapes and
+/// strides, never device data.</para>
+/// <para><b>Temporaries.</b> An op that needs scratch memory (the split reduction's partial lanes)
+/// rents it from the pool and returns it as soon as its kernels are <i>queued</i>, while they may
+/// still read it. That is safe only because there is a single in-order stream: whoever rents the
+/// block next queues its kernels behind the ones still reading it. A second stream would need an
+/// event per returned block.</para>
+/// <para><b>Where the driver may still wait.</b> A pool miss allocates device memory (cuMemAlloc
+/// can serialise with running work); <see cref="MemoryPool.Trim"/> and disposal free it (cuMemFree
+/// synchronises the device), which a training loop in its steady state never does; an upload from
+/// pageable managed memory is staged by the driver, which may wait for the stream before copying
+/// (pinned staging buffers would avoid it); the first launch of each kernel loads its module.</para>
+/// </remarks>
 public sealed partial class IlgpuBackend : IBackend
 {
     // Split a reduction into interleaved partial lanes when there are fewer rows than this and each is long: one

@@ -96,6 +96,23 @@ public sealed class IlgpuFusedAndGemmTests(IlgpuCpuFixture fx)
         finally { _be.ForceGemm = GemmKernel.Auto; }
     }
 
+    [Fact]
+    public void GpuGemmComparison_RunsEveryKernel_AndTheyAgree()
+    {
+        var log = new StringWriter();
+        var result = GpuGemmComparison.Run(fx.Device, [16, 33], iterations: 1, repetitions: 1, progress: log);
+        var kernels = result.Timings.Select(t => t.Kernel).Distinct().ToList();
+        Assert.Contains("Reg8", kernels);
+        Assert.Contains("Reg4", kernels);
+        Assert.Contains("Tile", kernels);
+        Assert.True(result.AllAgree, result.ToTable());
+        Assert.All(result.Timings, t => Assert.True(t.GFlops > 0));
+        Assert.Contains("\"timings\"", result.ToJson());
+        Assert.Contains("n=33 Reg8", log.ToString());
+        Assert.Equal(GemmKernel.Auto, _be.ForceGemm);
+        Assert.Throws<ArgumentException>(() => GpuGemmComparison.Run(Device.Cpu));
+    }
+
     // ---- cuBLAS layout mapping, emulated ------------------------------------------------------------
 
     public static TheoryData<int, int, int> PlanLayouts()
