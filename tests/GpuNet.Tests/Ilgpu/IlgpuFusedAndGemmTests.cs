@@ -34,7 +34,9 @@ public sealed class IlgpuFusedAndGemmTests(IlgpuCpuFixture fx)
         var kernel = Enum.Parse<GemmKernel>(kernelName);
         var rng = new Random(41 + (int)kernel * 7 + (int)dt);
         // Sizes around the CPU shapes' block edges (8 and 16) and slice depths (1, 2); k = 0 and a thin product.
-        (int B, int M, int K, int N)[] cases = [(1, 1, 1, 1), (1, 16, 3, 16), (2, 17, 5, 9), (1, 8, 0, 8), (1, 33, 18, 17), (2, 3, 7, 40)];
+        List<(int B, int M, int K, int N)> cases = [(1, 1, 1, 1), (1, 16, 3, 16), (2, 17, 5, 9), (1, 8, 0, 8), (1, 33, 18, 17), (2, 3, 7, 40)];
+        // On a real device (GPUNET_ILGPU_TEST_DEVICE): past the 128×128 blocks of the 16×16-thread configs, many k slices.
+        if (!OnCpu) cases.AddRange([(1, 137, 70, 131), (2, 64, 33, 200)]);
         Layout[] layouts = [Layout.Contiguous, Layout.Transposed, Layout.Narrowed, Layout.Broadcast];
         _be.ForceGemm = kernel;
         try
@@ -312,17 +314,26 @@ public sealed class IlgpuFusedAndGemmTests(IlgpuCpuFixture fx)
     // ---- the one-thread-per-row paths the row-group kernels replaced ------------------------------------
 
     [Fact]
-    public void RowGroupAndThreadPerRow_AgreeOnReductionsAndSoftmax()
+    public void RowGroupAndThreadPerRow_AgreeOnReductionsSoftmaxAndCrossEntropy()
     {
         var rng = new Random(77);
-        var x = HostView.Random(rng, [3, 41, 2], DType.Float64, Layout.Transposed, r => r.Next(-3, 4) * 0.5);
+        // Rows of two group widths and a bit (45 on the CPU accelerator, 549 on 256-thread devices): every
+        // thread folds several elements, then the tree; below 2048, so the split path stays out of it.
+        int n = 2 * _be.RowGroup + 37;
+        var x = HostView.Random(rng, [3, n, 2], DType.Float64, Layout.Transposed, r => r.Next(-3, 4) * 0.5);
+        var logits = HostView.Random(rng, [4, n], DType.Float32, Layout.Narrowed, r => r.NextDouble() * 10 - 5);
+        var labels = HostView.Random(rng, [4], DType.Int32, Layout.Contiguous, r => r.Next(n));
         using var xb = Upload(x, out var xd);
+        using var lgb = Upload(logits, out var lgd);
+        using var lbb = Upload(labels, out var lbd);
         using var yb = _be.Allocate(DType.Float64, 6);
         using var ib = _be.Allocate(DType.Int32, 6);
         using var sb = _be.Allocate(DType.Float64, x.Count);
+        using var lossb = _be.Allocate(DType.Float32, 4);
+        using var gradb = _be.Allocate(DType.Float32, 4 * n);
         var y = StridedView.Contiguous(yb, [3, 2]);
         var iy = StridedView.Contiguous(ib, [3, 2]);
-        var s = StridedView.Contiguous(sb, [3, 41, 2]);
+        var s = StridedView.Contiguous(sb, [3, n, 2]);
         var results = new List<double[]>();
         foreach (int minN in new[] { _be.RowGroup, int.MaxValue })
         {
@@ -345,13 +356,43 @@ public sealed class IlgpuFusedAndGemmTests(IlgpuCpuFixture fx)
                     _be.Softmax(xd, s, log);
                     all.AddRange(HostView.Download(_be, sb, x.Count));
                 }
+                _be.SoftmaxCrossEntropy(lgd, lbd, StridedView.Contiguous(lossb, [4]), StridedView.Contiguous(gradb, [4, n]));
+                all.AddRange(HostView.Download(_be, lossb, 4));
+                all.AddRange(HostView.Download(_be, gradb, 4 * n));
                 results.Add([.. all]);
             }
             finally { _be.RowGroupMinN = _be.RowGroup; }
         }
-        // Sums in a different order: equal to rounding; everything else exactly.
+        // Sums in a different order: equal to rounding (float32 for the cross-entropy); everything else exactly.
         for (int i = 0; i < results[0].Length; i++)
-            Assert.True(Math.Abs(results[0][i] - results[1][i]) <= 1e-12 * (1 + Math.Abs(results[1][i])), $"element {i}: row group {results[0][i]}, thread per row {results[1][i]}");
+            Assert.True(Math.Abs(results[0][i] - results[1][i]) <= 1e-5 * (1 + Math.Abs(results[1][i])), $"element {i}: row group {results[0][i]}, thread per row {results[1][i]}");
+        // And the row-group results against plain references: sums, first extreme index, cross-entropy.
+        int k = 0;
+        double[] r0 = results[0];
+        foreach (var op in new[] { ReduceOp.Sum, ReduceOp.Max, ReduceOp.Min, ReduceOp.ArgMax, ReduceOp.ArgMin })
+            for (int o = 0; o < 3; o++)
+                for (int i = 0; i < 2; i++)
+                {
+                    var row = Enumerable.Range(0, n).Select(j => x[[o, j, i]]).ToArray();
+                    double e = op switch
+                    {
+                        ReduceOp.Sum => row.Sum(),
+                        ReduceOp.Max => row.Max(),
+                        ReduceOp.Min => row.Min(),
+                        ReduceOp.ArgMax => Array.IndexOf(row, row.Max()),
+                        _ => Array.IndexOf(row, row.Min()),
+                    };
+                    Assert.True(Math.Abs(r0[k] - e) <= 1e-12 * (1 + Math.Abs(e)), $"{op} row ({o},{i}): {r0[k]} vs {e}");
+                    k++;
+                }
+        k += 2 * (int)x.Count;
+        for (int r = 0; r < 4; r++)
+        {
+            var row = Enumerable.Range(0, n).Select(j => logits[[r, j]]).ToArray();
+            double m = row.Max(), lse = m + Math.Log(row.Sum(v => Math.Exp(v - m)));
+            double e = lse - row[(int)labels[[r]]];
+            Assert.True(Math.Abs(r0[k + r] - e) <= 1e-5 * (1 + Math.Abs(e)), $"cross-entropy row {r}: {r0[k + r]} vs {e}");
+        }
     }
 
     // ---- errors -------------------------------------------------------------------------------------
