@@ -5,7 +5,7 @@ namespace GpuNet.Nn.Lessons;
 /// <param name="PerClass">Points per class (the notes use 100).</param>
 /// <param name="Mean">Mean of the second class in both coordinates (the notes use 3).</param>
 /// <param name="MaxEpochs">Most epochs; training stops early after an epoch with no change.</param>
-public sealed record PerceptronLessonOptions(long Seed = 4, int PerClass = 100, double Mean = 3, int MaxEpochs = 100);
+public sealed record PerceptronLessonOptions(long Seed = 151, int PerClass = 100, double Mean = 3, int MaxEpochs = 100);
 
 /// <summary>What <see cref="PerceptronLesson"/> shows.</summary>
 /// <param name="Points">The 2-D points (without the ones column).</param>
