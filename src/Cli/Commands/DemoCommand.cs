@@ -191,7 +191,8 @@ internal static class DemoCommand
         if (args.Seed is { } s) o = o with { Seed = s };
         var r = UniversalApproximationLesson.Run(o);
         Line($"Target on [0,1]: f(x) = sin(2 pi x) + exp(-(x - {UniversalApproximationLesson.BumpCentre})^2 / (2*{UniversalApproximationLesson.BumpWidth}^2)), errors measured at {r.X.Length} points.");
-        Heading($"Trained: one hidden layer of sigmoids, 1-H-1, Adam (lr {o.LearningRate}, cosine-annealed) for {o.Steps} full-batch steps on {o.TrainPoints} points, MSE.");
+        Heading($"Trained: one hidden layer of sigmoids, 1-H-1, Adam (lr {o.LearningRate}, cosine-annealed) for {o.Steps} full-batch steps on {o.TrainPoints} points, MSE;");
+        Line($"the hidden sigmoids start spread evenly over [0,1] with slope {o.InitialSlope}*H, the output weights at random (seed {o.Seed}).");
         Line("      H   max error   rms error");
         foreach (var a in r.Trained) Line($"  {a.Units,5}   {a.MaxError,9:0.0000}   {a.RmsError,9:0.0000}");
         Heading($"Built by hand, no training: K towers sigma(s(x - k/K)) - sigma(s(x - (k+1)/K)) of height f(centre), s = {o.Steepness}*K (2K hidden sigmoids).");

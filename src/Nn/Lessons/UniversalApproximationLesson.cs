@@ -8,9 +8,10 @@ namespace GpuNet.Nn.Lessons;
 /// <param name="Towers">Tower counts for the hand-built construction.</param>
 /// <param name="Steepness">Slope of each tower's sigmoids, per tower: s = Steepness · K.</param>
 /// <param name="EvalPoints">Evenly spaced points on [0, 1] where errors are measured and curves sampled.</param>
-/// <param name="Seed">Seed of the networks' initial weights.</param>
-public sealed record UniversalApproximationOptions(int[]? Widths = null, int Steps = 1500, double LearningRate = 0.05, int TrainPoints = 200,
-    int[]? Towers = null, double Steepness = 100, int EvalPoints = 1001, long Seed = 0)
+/// <param name="Seed">Seed of the networks' initial output weights.</param>
+/// <param name="InitialSlope">Initial slope of each hidden sigmoid, per unit of width: s = InitialSlope · H, centres evenly spread.</param>
+public sealed record UniversalApproximationOptions(int[]? Widths = null, int Steps = 1000, double LearningRate = 0.05, int TrainPoints = 200,
+    int[]? Towers = null, double Steepness = 100, int EvalPoints = 1001, long Seed = 0, double InitialSlope = 8)
 {
     /// <summary>The widths, defaulting to 2, 4, 8, 16, 32.</summary>
     public int[] WidthList => Widths ?? [2, 4, 8, 16, 32];
@@ -115,15 +116,15 @@ public static class UniversalApproximationLesson
         var x = Tensor.Linspace(0, 1, o.TrainPoints).Reshape(-1, 1);
         var y = Target(x);
         using var net = new Mlp([1, width, 1], "sigmoid", seed: o.Seed);
-        // Start the sigmoids steep enough to bend within [0, 1]: slopes ±U(10, 30), centres spread over [0, 1]
-        // (the default init, slopes below 1, would spend most of the steps just growing them).
+        // Start the sigmoids as a spread-out basis: centres evenly over [0, 1] and slopes proportional to the width,
+        // so neighbouring units overlap (the default init, slopes below 1, would spend most of the steps growing them).
         var first = (Linear)net.Layers[0];
         using (Autograd.NoGrad())
         {
-            var slopes = Tensor.Rand([width, 1], o.Seed + 1, 10, 30) * Tensor.Rand([width, 1], o.Seed + 2).Gt(0.5).Mul(Tensor.Scalar(2)).Sub(Tensor.Scalar(1));
-            var centres = Tensor.Rand([width], o.Seed + 3);
-            first.Weight.Data.CopyFrom(slopes);
-            first.Bias!.Data.CopyFrom(-(slopes.Reshape(-1) * centres));
+            double slope = o.InitialSlope * width;
+            var centres = (Tensor.Arange(width) + 0.5) * (1.0 / width);
+            first.Weight.Data.FillInPlace(slope);
+            first.Bias!.Data.CopyFrom(centres * -slope);
         }
         using var adam = new Adam(net.Parameters(), o.LearningRate);
         var schedule = new CosineAnnealingLR(adam, o.Steps);
