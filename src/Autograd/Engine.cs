@@ -43,6 +43,21 @@ public static class Engine
             for (int i = 0; i < capture.Count; i++) captureIndex.TryAdd(capture[i], i);
         var captured = new T?[capture?.Count ?? 0];
 
+        // With capture targets, only the part of the graph between the roots and the targets runs
+        // (and is freed): a node is needed when it is a target or one of its inputs is needed.
+        HashSet<Node<T>>? needed = null;
+        if (capture is not null)
+        {
+            needed = new HashSet<Node<T>>(ReferenceEqualityComparer.Instance);
+            for (int i = order.Count - 1; i >= 0; i--)
+            {
+                var node = order[i];
+                bool need = captureIndex.ContainsKey(node);
+                foreach (var input in node.Inputs) need |= input is not null && needed.Contains(input);
+                if (need) needed.Add(node);
+            }
+        }
+
         foreach (var node in order)
         {
             if (!pending.Remove(node, out var grad)) continue; // no gradient reached it
@@ -55,7 +70,7 @@ public static class Engine
             {
                 if (capture is null) leaf.Accumulate(grad);
             }
-            else
+            else if (needed is null || node.Inputs.Any(input => input is not null && needed.Contains(input)))
             {
                 var inputGrads = node.Backward(grad);
                 if (inputGrads.Length != node.Inputs.Length)

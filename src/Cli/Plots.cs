@@ -12,6 +12,12 @@ internal static class Plots
         double[] x = epochs.Select(e => (double)e.Epoch).ToArray();
         var loss = plot.Add.Scatter(x, epochs.Select(e => e.TrainLoss).ToArray());
         loss.LegendText = "train loss";
+        if (epochs.All(e => double.IsFinite(e.TestLoss)))
+        {
+            var testLoss = plot.Add.Scatter(x, epochs.Select(e => e.TestLoss).ToArray());
+            testLoss.LegendText = "test loss";
+            testLoss.LinePattern = ScottPlot.LinePattern.Dashed;
+        }
         var trainAcc = plot.Add.Scatter(x, epochs.Select(e => e.TrainAccuracy).ToArray());
         trainAcc.LegendText = "train accuracy";
         trainAcc.Axes.YAxis = plot.Axes.Right;

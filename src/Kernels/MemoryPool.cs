@@ -15,6 +15,9 @@ public sealed class MemoryPool
     private readonly Action<object> _free;
     private readonly Dictionary<long, Stack<object>> _cache = new();
     private readonly ConcurrentQueue<(object Raw, long Bytes)> _finalized = new();
+    // Blocks handed out stay strongly referenced here: a leaked DeviceBuffer is finalized and hands its
+    // block back, but the block itself (an ILGPU buffer has a finalizer of its own) must not die first.
+    private readonly HashSet<object> _rented = new(ReferenceEqualityComparer.Instance);
     private readonly Lock _lock = new();
 
     /// <summary>Creates a pool that allocates and frees raw blocks with the given functions.</summary>
@@ -66,19 +69,21 @@ public sealed class MemoryPool
             if (_cache.TryGetValue(size, out var stack) && stack.Count > 0)
             {
                 CachedBytes -= size;
-                return (stack.Pop(), size);
+                var cached = stack.Pop();
+                _rented.Add(cached);
+                return (cached, size);
             }
             Allocations++;
         }
         try
         {
-            return (_allocate(size), size);
+            return (Track(_allocate(size)), size);
         }
         catch (Exception e) when (e is OutOfMemoryException || e.GetType().Name.Contains("OutOfMemory"))
         {
             // Out of device memory: give the cache back and try once more before failing.
             Trim();
-            try { return (_allocate(size), size); }
+            try { return (Track(_allocate(size)), size); }
             catch (Exception e2) when (e2 is OutOfMemoryException || e2.GetType().Name.Contains("OutOfMemory"))
             {
                 lock (_lock) { LiveBytes -= size; LiveBuffers--; }
@@ -87,12 +92,19 @@ public sealed class MemoryPool
         }
     }
 
+    private object Track(object raw)
+    {
+        lock (_lock) _rented.Add(raw);
+        return raw;
+    }
+
     /// <summary>Gives a block back to its class. Called by <see cref="DeviceBuffer.Dispose"/>.</summary>
     internal void Return(object raw, long capacity, bool fromFinalizer)
     {
         if (fromFinalizer) { _finalized.Enqueue((raw, capacity)); return; }
         lock (_lock)
         {
+            _rented.Remove(raw);
             LiveBytes -= capacity;
             LiveBuffers--;
             if (!_cache.TryGetValue(capacity, out var stack)) _cache[capacity] = stack = new Stack<object>();

@@ -41,7 +41,7 @@ public sealed partial class Tensor
         ? ToArray<T>()[0]
         : throw new InvalidOperationException($"Item: only one-element tensors can be converted to a scalar; this one has shape {ShapeUtil.Format(Shape)}.");
 
-    /// <summary>This tensor if already dense row-major (or a copy when <paramref name="forceCopy"/>), else a dense copy. Gradients pass through.</summary>
+    /// <summary>This tensor if already dense row-major (or a copy when <paramref name="forceCopy"/>), else a dense copy. Gradients pass through. As in PyTorch, a no-op returns this very tensor — dispose the result only when it is a different object.</summary>
     public Tensor Contiguous(bool forceCopy = false)
     {
         ThrowIfDisposed("Contiguous");
@@ -54,7 +54,7 @@ public sealed partial class Tensor
     /// <summary>A dense copy that stays in the graph (gradients pass through).</summary>
     public Tensor Clone() => Contiguous(forceCopy: true);
 
-    /// <summary>A copy converted to <paramref name="dtype"/> (this tensor itself when it already has it). Gradients flow back converted.</summary>
+    /// <summary>A copy converted to <paramref name="dtype"/>. Gradients flow back converted. As in PyTorch, a no-op returns this very tensor — dispose the result only when it is a different object.</summary>
     public Tensor To(DType dtype)
     {
         ThrowIfDisposed("To");
@@ -66,7 +66,7 @@ public sealed partial class Tensor
         return Record(y, $"To({dtype.Name()})", [this], g => [g.To(from)]);
     }
 
-    /// <summary>A copy on <paramref name="device"/> (this tensor itself when already there). Gradients flow back to the original device.</summary>
+    /// <summary>A copy on <paramref name="device"/>. Gradients flow back to the original device. As in PyTorch, a no-op returns this very tensor — dispose the result only when it is a different object.</summary>
     public Tensor To(Device device)
     {
         ThrowIfDisposed("To");

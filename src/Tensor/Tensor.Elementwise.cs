@@ -107,6 +107,8 @@ public sealed partial class Tensor
     {
         if (exponent == 1) return Affine(1, 0);
         var y = Map("Pow", UnaryOp.PowScalar, exponent);
+        // x⁰ is constant: its gradient is 0 everywhere (PyTorch's rule), not 0 · x⁻¹, which is NaN at 0.
+        if (exponent == 0) return Record(y, "Pow", [this], g => [ZerosLike(g)]);
         return Record(y, "Pow", [this], [this], (g, s) => [g * exponent * s[0].Pow(exponent - 1)]);
     }
 
@@ -231,9 +233,14 @@ public sealed partial class Tensor
         using var f = a.To(DType.Float32);
         return f.Affine(1 / s, 0);
     }
-    /// <summary>s / x.</summary>
+    /// <summary>s / x (integers are promoted to float32).</summary>
     public static Tensor operator /(double s, Tensor a)
     {
+        if (!a.DType.IsFloating())
+        {
+            using var f = a.To(DType.Float32);
+            return s / f;
+        }
         using var r = a.Reciprocal();
         return r.Affine(s, 0);
     }

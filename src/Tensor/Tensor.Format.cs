@@ -18,8 +18,12 @@ public sealed partial class Tensor
         var values = ValuesAsDouble();
         bool summarize = values.Length > SummaryThreshold;
         bool integer = !DType.IsFloating() || values.All(v => double.IsNaN(v) || double.IsInfinity(v) || v == Math.Round(v));
-        bool scientific = DType.IsFloating() && values.Where(double.IsFinite).Select(Math.Abs).Where(v => v > 0).DefaultIfEmpty(1).Max() is var max
-            && (max >= 1e8 || max < 1e-4 && values.Any(v => v != 0 && double.IsFinite(v)));
+        // PyTorch's rule: scientific when the nonzero magnitudes span more than 1000×, or reach past
+        // 1e8 or below 1e-4 (whole numbers only past 1e8), so that no value prints as 0.0000.
+        var magnitudes = values.Where(v => double.IsFinite(v) && v != 0).Select(Math.Abs).ToArray();
+        bool scientific = DType.IsFloating() && magnitudes.Length > 0 && (integer
+            ? magnitudes.Max() > 1e8
+            : magnitudes.Max() / magnitudes.Min() > 1000 || magnitudes.Max() > 1e8 || magnitudes.Min() < 1e-4);
         string Fmt(double v)
         {
             if (double.IsNaN(v)) return "nan";
@@ -34,11 +38,12 @@ public sealed partial class Tensor
         if (Rank == 0) sb.Append(Fmt(values[0]));
         else if (values.Length == 0) sb.Append("[]");
         else Append(sb, 0, 0, "tensor(".Length);
-        if (DType != DType.Float32) sb.Append($", dtype={DType.Name()}");
+        // Suffixes in PyTorch's order: device, size (empty tensors), dtype, grad.
         if (Device.Kind != DeviceKind.Cpu) sb.Append($", device='{Device}'");
+        if (Rank > 0 && values.Length == 0) sb.Append($", size={ShapeUtil.Format(Shape)}");
+        if (DType != DType.Float32) sb.Append($", dtype={DType.Name()}");
         if (GradFn is { } fn) sb.Append($", gradFn={fn.Name}");
         else if (RequiresGrad) sb.Append(", requiresGrad=True");
-        if (Rank > 0 && values.Length == 0) sb.Append($", size={ShapeUtil.Format(Shape)}");
         sb.Append(')');
         return sb.ToString();
 

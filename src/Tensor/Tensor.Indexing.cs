@@ -5,7 +5,11 @@ namespace GpuNet;
 public sealed partial class Tensor
 {
     /// <summary>Throws unless every value of the Int32 <paramref name="index"/> lies in [0, <paramref name="size"/>).</summary>
-    private static void CheckIndexRange(string op, Tensor index, int size, int[] targetShape, int dim)
+    private static void CheckIndexRange(string op, Tensor index, int size, int[] targetShape, int dim) =>
+        CheckIndexRange(op, index, size, $"dim {dim} of size {size} (tensor shape {ShapeUtil.Format(targetShape)})");
+
+    /// <summary>Throws unless every index lies in [0, size); <paramref name="target"/> says what they address ("dim 1 of size 3 (tensor shape [2,3])").</summary>
+    private static void CheckIndexRange(string op, Tensor index, int size, string target)
     {
         if (index.DType != DType.Int32)
             throw new ArgumentException($"{op}: index must be an int32 tensor; got {index.DType.Name()} {ShapeUtil.Format(index.Shape)}.");
@@ -14,14 +18,16 @@ public sealed partial class Tensor
         using var hi = index.Max();
         int min = lo.Item<int>(), max = hi.Item<int>();
         if (min < 0 || max >= size)
-            throw new ArgumentOutOfRangeException(nameof(index), $"{op}: index {(min < 0 ? min : max)} is out of range for dim {dim} of size {size} (tensor shape {ShapeUtil.Format(targetShape)}); indices must be in [0, {size}).");
+            throw new ArgumentOutOfRangeException(nameof(index), $"{op}: index {(min < 0 ? min : max)} is out of range for {target}; indices must be in [0, {size}).");
     }
 
     /// <summary>
     /// y[…, j, …] = x[…, index[…, j, …], …] along <paramref name="dim"/> (PyTorch's gather): the index has
     /// this tensor's rank, its other dims no larger than this tensor's, and gives the output's shape.
     /// </summary>
-    public Tensor Gather(int dim, Tensor index)
+    public Tensor Gather(int dim, Tensor index) => Gather(dim, index, checkRange: true);
+
+    private Tensor Gather(int dim, Tensor index, bool checkRange)
     {
         ThrowIfDisposed("Gather");
         index.ThrowIfDisposed("Gather");
@@ -32,7 +38,7 @@ public sealed partial class Tensor
         for (int i = 0; i < Rank; i++)
             if (i != d && index.Shape[i] > Shape[i])
                 throw new ArgumentException($"Gather: index shape {ShapeUtil.Format(index.Shape)} exceeds input shape {ShapeUtil.Format(Shape)} at dim {i}.");
-        CheckIndexRange("Gather", index, Rank == 0 ? 1 : Shape[d], Shape, d);
+        if (checkRange) CheckIndexRange("Gather", index, Rank == 0 ? 1 : Shape[d], Shape, d);
         // Narrow the other dims to the index's extent so source and index agree outside dim d.
         var source = this;
         var temps = new List<Tensor>();
@@ -50,8 +56,21 @@ public sealed partial class Tensor
         var inputShape = Shape;
         return Record(y, "Gather", [this], [index], (g, s) =>
         {
-            using var zeros = Zeros(inputShape, g.DType, g.Device);
-            return [zeros.ScatterAdd(d, s[0], g)];
+            // Scatter into the index's extent (ScatterAdd needs index and target to agree outside dim d),
+            // then zero-pad the dims where the index was narrower than the input.
+            var scatterShape = (int[])s[0].Shape.Clone();
+            scatterShape[d] = inputShape[d];
+            Tensor grad;
+            using (var zeros = Zeros(scatterShape, g.DType, g.Device)) grad = zeros.ScatterAdd(d, s[0], g);
+            for (int i = 0; i < inputShape.Length; i++)
+            {
+                if (i == d || grad.Shape[i] == inputShape[i]) continue;
+                var padded = (int[])grad.Shape.Clone();
+                padded[i] = inputShape[i];
+                using var narrow = grad;
+                grad = narrow.EmbedInto(padded, i, 0);
+            }
+            return [grad];
         });
     }
 
@@ -103,6 +122,9 @@ public sealed partial class Tensor
             throw new ArgumentException($"IndexSelect: index must be 1-D; got shape {ShapeUtil.Format(index.Shape)}.");
         if (Rank == 0)
             throw new ArgumentException("IndexSelect: cannot select from a 0-dimensional tensor.");
+        CheckSameDevice("IndexSelect", this, index);
+        // Checked once on the 1-D index (not on its expansion below), and reported as IndexSelect's.
+        CheckIndexRange("IndexSelect", index, Shape[d], Shape, d);
         // A 1-D index broadcast along the other dims is exactly a gather index.
         var viewShape = Enumerable.Repeat(1, Rank).ToArray();
         viewShape[d] = index.Shape[0];
@@ -110,7 +132,7 @@ public sealed partial class Tensor
         outShape[d] = index.Shape[0];
         using var shaped = index.Reshape(viewShape);
         using var expanded = shaped.Expand(outShape);
-        return Gather(d, expanded);
+        return Gather(d, expanded, checkRange: false);
     }
 
     /// <summary>
@@ -121,7 +143,7 @@ public sealed partial class Tensor
     {
         labels.ThrowIfDisposed("OneHot");
         if (numClasses <= 0) throw new ArgumentException($"OneHot: numClasses must be positive; got {numClasses}.");
-        CheckIndexRange("OneHot", labels, numClasses, [numClasses], -1);
+        CheckIndexRange("OneHot", labels, numClasses, $"{numClasses} classes (labels of shape {ShapeUtil.Format(labels.Shape)})");
         using var classes = Arange(0, numClasses, 1, DType.Int32, labels.Device);
         using var column = labels.Unsqueeze(-1);
         var mask = column.Eq(classes);

@@ -51,7 +51,12 @@ public sealed partial class Tensor
             throw new NotSupportedException($"MatMul: {ShapeUtil.Format(a.Shape)} x {ShapeUtil.Format(b.Shape)}: dtype int32 is not supported (expected float32 or float64).");
         if (a.DType != b.DType)
             throw new ArgumentException($"MatMul: {ShapeUtil.Format(a.Shape)} {a.DType.Name()} x {ShapeUtil.Format(b.Shape)} {b.DType.Name()}: dtypes differ; convert one with To(DType).");
-        var batch = ShapeUtil.BroadcastShape("MatMul", a.Shape[..^2], b.Shape[..^2]);
+        int[] batch;
+        try { batch = ShapeUtil.BroadcastShape("MatMul", a.Shape[..^2], b.Shape[..^2]); }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"MatMul: {ShapeUtil.Format(a.Shape)} x {ShapeUtil.Format(b.Shape)}: batch dims {ShapeUtil.Format(a.Shape[..^2])} and {ShapeUtil.Format(b.Shape[..^2])} cannot be broadcast.", e);
+        }
         int[] outShape = [.. batch, m, n];
         ShapeUtil.CheckShape("MatMul", outShape);
         var y = Empty(outShape, dtype, a.Device, "MatMul");

@@ -183,7 +183,6 @@ public sealed partial class Tensor
         var y = ReduceDim(name, op, d, keepDim, DType);
         if (!WillRecord(this) || !DType.IsFloating()) return y;
         var index = ReduceDim(name, argOp, d, keepDim: true, DType.Int32);
-        index.DetachFromScope(); // owned by the node
         var inputShape = Shape;
         int[] kept = Rank == 0 ? [] : Shape.Select((s, i) => i == d ? 1 : s).ToArray();
         return Record(y, name, [this], g =>

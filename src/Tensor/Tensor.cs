@@ -110,7 +110,9 @@ public sealed partial class Tensor : IDisposable
     {
         ThrowIfDisposed("Saved");
         _storage.AddRef();
-        return new Tensor(_storage, Shape, Strides, Offset, registerInScope: false) { _graphSource = _graphSource ?? this };
+        // Registered in the current scope like any tensor: a graph that is never backwarded is still
+        // freed when its scope ends (MoveToOuterScope carries a graph's saved tensors along).
+        return new Tensor(_storage, Shape, Strides, Offset) { _graphSource = _graphSource ?? this };
     }
 
     private string LeafName => $"leaf {ShapeUtil.Format(Shape)}";
@@ -134,23 +136,37 @@ public sealed partial class Tensor : IDisposable
     /// <summary>Starts a scope that disposes every tensor created inside it (see <see cref="TensorScope"/>).</summary>
     public static TensorScope NewScope() => TensorScope.Begin();
 
-    /// <summary>Moves this tensor out of its scope into the enclosing one (or none), so it survives the inner scope's end.</summary>
+    /// <summary>
+    /// Moves this tensor out of its scope into the enclosing one (or none), so it survives the inner
+    /// scope's end — together with what its graph saved for backward, so it can still be backwarded.
+    /// </summary>
     public Tensor MoveToOuterScope()
     {
-        if (Scope is { } s)
-        {
-            var parent = s.Parent;
-            s.Unregister(this);
-            parent?.Register(this);
-        }
+        if (Scope is { } s) MoveGraph(s, s.Parent);
         return this;
     }
 
-    /// <summary>Takes this tensor out of any scope: it lives until disposed by hand (or collected).</summary>
+    /// <summary>Takes this tensor (and what its graph saved for backward) out of any scope: it lives until disposed by hand.</summary>
     public Tensor DetachFromScope()
     {
-        Scope?.Unregister(this);
+        if (Scope is { } s) MoveGraph(s, null);
         return this;
+    }
+
+    private void MoveGraph(TensorScope from, TensorScope? to)
+    {
+        Move(this);
+        if (GradFn is null) return;
+        foreach (var node in Engine.TopologicalOrder([GradFn]))
+            if (node is TensorNode tn)
+                foreach (var saved in tn.Owned)
+                    if (saved.Scope == from) Move(saved);
+
+        void Move(Tensor t)
+        {
+            from.Unregister(t);
+            to?.Register(t);
+        }
     }
 
     /// <summary>Releases this tensor's reference to its storage (and drops its gradient). Idempotent.</summary>

@@ -19,6 +19,9 @@ internal sealed class TensorNode : Node<Tensor>
         _owned = owned;
     }
 
+    /// <summary>The saved tensors and temporaries this node disposes when its graph is freed.</summary>
+    public IEnumerable<Tensor> Owned => _owned ?? [];
+
     public override Tensor?[] Backward(Tensor gradOutput)
     {
         var backward = _backward ?? throw new InvalidOperationException($"Backward through '{Name}' after its graph was freed.");
@@ -28,7 +31,7 @@ internal sealed class TensorNode : Node<Tensor>
         using (var scope = TensorScope.Begin())
         {
             grads = backward(gradOutput);
-            foreach (var g in grads) if (g?.Scope == scope) g.DetachFromScope();
+            foreach (var g in grads) if (g?.Scope == scope) scope.Unregister(g);
         }
         return grads;
     }
@@ -50,7 +53,7 @@ internal sealed class TensorGradientArithmetic : IGradientArithmetic<Tensor>
     public Tensor Add(Tensor a, Tensor b)
     {
         var sum = a + b;
-        if (!GradMode.IsEnabled) sum.DetachFromScope(); // engine-owned until freed or handed to a leaf
+        if (!GradMode.IsEnabled) sum.Scope?.Unregister(sum); // engine-owned until freed or handed to a leaf
         return sum;
     }
 

@@ -8,10 +8,12 @@ namespace GpuNet.Cli.Commands;
 /// <summary><c>gpunet train</c>: trains an MLP classifier on Fashion-MNIST (or generated spirals when no data is found).</summary>
 internal static class TrainCommand
 {
+    private const string SpiralsName = "spirals";
+
     public static Command Create()
     {
         var defaults = new TrainConfig();
-        var data = new Option<string?>("--data") { Description = $"Directory with the four Fashion-MNIST IDX files (gzipped or not); else ${FashionMnist.EnvironmentVariable}, else {FashionMnist.DefaultDirectory}." };
+        var data = new Option<string?>("--data") { Description = $"Directory with the four Fashion-MNIST IDX files (gzipped or not); else ${FashionMnist.EnvironmentVariable}, else {FashionMnist.DefaultDirectory}. 'spirals' picks the built-in generated data set." };
         var epochs = new Option<int>("--epochs") { Description = "Epochs to train (a resumed run continues up to this many).", DefaultValueFactory = _ => defaults.Epochs };
         var batch = new Option<int>("--batch-size") { Description = "Samples per mini-batch (the training-set size gives batch gradient descent, 1 gives SGD).", DefaultValueFactory = _ => defaults.BatchSize };
         var hidden = new Option<string>("--hidden") { Description = "Hidden layer widths, comma-separated.", DefaultValueFactory = _ => string.Join(",", defaults.Hidden) };
@@ -64,7 +66,7 @@ internal static class TrainCommand
                 return CommandLineHost.Usage(e.Message);
             }
             var dataDir = parse.GetValue(data);
-            if (dataDir is not null && !FashionMnist.Exists(dataDir))
+            if (dataDir is not null && dataDir != SpiralsName && !FashionMnist.Exists(dataDir))
                 return CommandLineHost.Usage($"--data {dataDir}: expected the four Fashion-MNIST files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally .gz).");
             return Train(config, dev, dataDir, parse.GetValue(limit), parse.GetValue(plot));
         });
@@ -85,13 +87,13 @@ internal static class TrainCommand
     private static int Train(TrainConfig config, Device device, string? dataDir, int? limit, string? plotPath)
     {
         ClassificationData data;
-        var dir = FashionMnist.Locate(dataDir);
+        var dir = dataDir == SpiralsName ? null : FashionMnist.Locate(dataDir);
         try
         {
             if (dir is not null) data = FashionMnist.Load(dir, device, limit);
             else
             {
-                Console.WriteLine($"Fashion-MNIST not found (--data, ${FashionMnist.EnvironmentVariable}, {FashionMnist.DefaultDirectory}); training on generated spirals instead. " +
+                if (dataDir != SpiralsName) Console.WriteLine($"Fashion-MNIST not found (--data, ${FashionMnist.EnvironmentVariable}, {FashionMnist.DefaultDirectory}); training on generated spirals instead. " +
                     "To get it: apt-get install dataset-fashion-mnist, or download the four .gz files from https://github.com/zalandoresearch/fashion-mnist into a directory and pass --data DIR.");
                 int n = limit is { } l ? Math.Max(1, l / 3) : 1000;
                 data = SyntheticData.Spirals(n, Math.Max(1, n * 3 / 10), seed: config.Seed, device: device);
@@ -134,7 +136,7 @@ internal static class TrainCommand
     }
 
     private static string EpochLine(EpochResult r, int epochs) => string.Create(CultureInfo.InvariantCulture,
-        $"epoch {r.Epoch.ToString().PadLeft(epochs.ToString().Length)}/{epochs}  loss {r.TrainLoss:0.0000}  train acc {r.TrainAccuracy:0.0000}  test acc {r.TestAccuracy:0.0000}  {r.SamplesPerSecond,8:N0} samples/s  {r.EpochSeconds,6:0.0} s  (elapsed {r.ElapsedSeconds:0.0} s)");
+        $"epoch {r.Epoch.ToString().PadLeft(epochs.ToString().Length)}/{epochs}  loss {r.TrainLoss:0.0000}  train acc {r.TrainAccuracy:0.0000}  test acc {r.TestAccuracy:0.0000}  {r.SamplesPerSecond:N0} samples/s  {r.EpochSeconds:0.0} s  elapsed {r.ElapsedSeconds:0.0} s");
 
     private static TrainResult RunPlain(ClassificationData data, TrainConfig config, Device device)
     {
@@ -148,6 +150,7 @@ internal static class TrainCommand
         TrainResult? result = null;
         AnsiConsole.Progress()
             .AutoClear(true)
+            .HideCompleted(true)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {

@@ -47,8 +47,9 @@ public sealed record IdxData(string Path, IdxType Type, int[] Shape, byte[] Data
         var result = new float[Count];
         if (Type == IdxType.UInt8)
         {
-            float s = (float)scale;
-            for (int i = 0; i < result.Length; i++) result[i] = Data[i] * s;
+            Span<float> table = stackalloc float[256];
+            for (int b = 0; b < 256; b++) table[b] = (float)(b * scale);
+            for (int i = 0; i < result.Length; i++) result[i] = table[Data[i]];
         }
         else
             for (int i = 0; i < result.Length; i++) result[i] = (float)(Get(i) * scale);

@@ -118,7 +118,9 @@ public sealed class CrossEntropyLoss : Loss
 
     private Tensor ForwardProbabilities(Tensor input, Tensor target)
     {
-        CheckSameShape("CrossEntropyLoss", input, target);
+        ArgumentNullException.ThrowIfNull(input);
+        if (!input.Shape.SequenceEqual(target.Shape))
+            throw new ArgumentException($"CrossEntropyLoss: target must be Int32 class labels [{(input.Rank > 0 ? input.Shape[0] : 0)}] or class probabilities of the input's shape {Parameter.Format(input.Shape)}; got {target.DType.Name()} {Parameter.Format(target.Shape)}.");
         if (input.Rank != 2) throw new ArgumentException($"CrossEntropyLoss: input must be [batch, classes]; got {Parameter.Format(input.Shape)}.");
         int classes = input.Shape[1];
         using var logp = input.LogSoftmax(1);

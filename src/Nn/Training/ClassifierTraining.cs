@@ -129,6 +129,8 @@ public static class ClassifierTraining
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(config);
         device ??= data.Train.Device;
+        if (data.Train.Device != device || data.Test.Device != device)
+            throw new ArgumentException($"ClassifierTraining: the data lives on {data.Train.Device} but training was asked to run on {device}; load the data onto {device}.");
         var (model, opt, sched) = Build(config, data.Features, data.Classes, device);
         try
         {

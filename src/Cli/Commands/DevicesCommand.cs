@@ -1,0 +1,41 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace GpuNet.Cli.Commands;
+
+/// <summary><c>gpunet devices</c>: every accelerator found, and the one <see cref="Device.Default"/> picks.</summary>
+internal static class DevicesCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("devices", "List every device found (name, kind, memory, warp size) and which one Default picks.");
+        command.SetAction(_ =>
+        {
+            Device chosen;
+            try
+            {
+                chosen = Device.Default;
+            }
+            catch (ArgumentException e)
+            {
+                return CommandLineHost.Usage($"{Device.EnvironmentVariable}: {e.Message}");
+            }
+            Console.WriteLine($"{"device",-12} {"kind",-10} {"memory",10} {"warp",5}  name");
+            foreach (var d in Device.All)
+            {
+                string marker = d == chosen ? "  <- default" : "";
+                Console.WriteLine($"{d,-12} {Device.KindName(d.Kind),-10} {FormatBytes(d.MemoryBytes),10} {d.WarpSize,5}  {d.Name}{marker}");
+            }
+            var env = Environment.GetEnvironmentVariable(Device.EnvironmentVariable);
+            Console.WriteLine(string.IsNullOrWhiteSpace(env)
+                ? $"default: {chosen} (CUDA > OpenCL > cpu; set {Device.EnvironmentVariable} to override)"
+                : $"default: {chosen} (from {Device.EnvironmentVariable}={env})");
+            return 0;
+        });
+        return command;
+    }
+
+    private static string FormatBytes(long bytes) => bytes >= 1L << 30
+        ? (bytes / (double)(1L << 30)).ToString("0.0", CultureInfo.InvariantCulture) + " GiB"
+        : (bytes / (double)(1L << 20)).ToString("0", CultureInfo.InvariantCulture) + " MiB";
+}

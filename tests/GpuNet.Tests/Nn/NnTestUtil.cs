@@ -1,0 +1,52 @@
+using GpuNet.Nn;
+using Xunit;
+
+namespace GpuNet.Tests.Nn;
+
+/// <summary>Helpers shared by the Nn tests.</summary>
+internal static class NnTestUtil
+{
+    public static Device Cpu => Device.Cpu;
+
+    public static Tensor F64(double[] values, params int[] shape) => Tensor.FromArray(values, shape.Length == 0 ? null : shape, Cpu);
+
+    public static Tensor F32(float[] values, params int[] shape) => Tensor.FromArray(values, shape.Length == 0 ? null : shape, Cpu);
+
+    public static Tensor I32(params int[] values) => Tensor.FromArray(values, null, Cpu);
+
+    public static void Near(double expected, double actual, double tol = 1e-6) =>
+        Assert.True(Math.Abs(expected - actual) <= tol * Math.Max(1, Math.Abs(expected)), $"expected {expected:R}, got {actual:R}");
+
+    public static void Near(double[] expected, double[] actual, double tol = 1e-6)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol * Math.Max(1, Math.Abs(expected[i])), $"element {i}: expected {expected[i]:R}, got {actual[i]:R}");
+    }
+
+    public static double[] D(Tensor t) => t.To(DType.Float64).ToArray<double>();
+
+    public static string TempDir()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "gpunet-nn-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    /// <summary>A float64 parameter with the given values.</summary>
+    public static Parameter P(double[] values, params int[] shape) => new(F64(values, shape));
+}
+
+/// <summary>Tests that measure the CPU pool or global state run alone, after the parallel ones.</summary>
+[CollectionDefinition("Nn serial", DisableParallelization = true)]
+public sealed class NnSerialCollection;
+
+/// <summary>A fact that is skipped, with the reason, when Fashion-MNIST is not installed.</summary>
+public sealed class FashionMnistFactAttribute : FactAttribute
+{
+    public FashionMnistFactAttribute()
+    {
+        if (FashionMnist.Locate() is null)
+            Skip = $"Fashion-MNIST not found in ${FashionMnist.EnvironmentVariable} or {FashionMnist.DefaultDirectory} (apt-get install dataset-fashion-mnist).";
+    }
+}
