@@ -64,14 +64,9 @@ public static class BackpropLesson
 
     private static double V(Tensor t) => t.Item<double>();
 
-    // ∂L/∂node for every node, one backward pass (intermediate nodes can be Grad's inputs); ∂L/∂L = 1.
-    private static double[] Gradients(Tensor output, params Tensor[] nodes)
-    {
-        var inner = nodes.Where(n => !ReferenceEquals(n, output)).ToArray();
-        var grads = Autograd.Grad([output], inner, retainGraph: true);
-        int k = 0;
-        return nodes.Select(n => ReferenceEquals(n, output) ? 1.0 : V(grads[k++]!)).ToArray();
-    }
+    // ∂L/∂node for every node, the output included, from one backward pass (intermediate nodes can be Grad's inputs).
+    private static double[] Gradients(Tensor output, params Tensor[] nodes) =>
+        Autograd.Grad([output], nodes, retainGraph: true).Select(g => V(g!)).ToArray();
 
     private static (List<GraphNode>, double) ChainRule(double x0)
     {

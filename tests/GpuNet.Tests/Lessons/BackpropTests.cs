@@ -46,4 +46,28 @@ public class BackpropTests
         Assert.Contains(Result.BackpropGradient, v => Math.Abs(v) > 1e-4);
         Assert.True(Result.ReverseOrderCost < Result.ForwardOrderCost);
     }
+
+    // Two engine properties the lesson relies on (fixed in src/Tensor for it).
+
+    [Fact]
+    public void Grad_accepts_the_output_among_its_inputs()
+    {
+        using var scope = Tensor.NewScope();
+        var x = Tensor.Scalar(3, DType.Float64, requiresGrad: true);
+        var f = x * x;
+        var g = Autograd.Grad([f], [x, f]);
+        Assert.Equal(6, g[0]!.Item<double>());
+        Assert.Equal(1, g[1]!.Item<double>());
+    }
+
+    [Fact]
+    public void Jacobian_records_the_function_even_inside_NoGrad()
+    {
+        using var scope = Tensor.NewScope();
+        var v = Tensor.FromArray(new[] { 1.0, 2.0 });
+        using var noGrad = Autograd.NoGrad();
+        var j = Autograd.Jacobian(t => t * t, v);
+        Assert.Equal([2.0, 0, 0, 4], j.ToArray<double>());
+        Assert.False(Autograd.IsGradEnabled);
+    }
 }
