@@ -153,13 +153,16 @@ public static class GradientDescentLesson
     // Largest eigenvalue and its unit eigenvector of a symmetric positive semi-definite matrix, by power iteration.
     private static (double Lambda, Tensor Vector) TopEigen(Tensor m)
     {
-        var v = Tensor.Ones([m.Shape[0]]) / Math.Sqrt(m.Shape[0]);
+        var v = Tensor.Ones([m.Shape[0]], m.DType, m.Device) / Math.Sqrt(m.Shape[0]);
         double lambda = 0;
         for (int i = 0; i < 500; i++)
         {
+            using var scope = Tensor.NewScope();
             var mv = m.MatMul(v);
             lambda = mv.MatMul(v).Item();
-            v = mv / mv.MatMul(mv).Sqrt();
+            var next = (mv / mv.MatMul(mv).Sqrt()).MoveToOuterScope();
+            v.Dispose();
+            v = next;
         }
         return (lambda, v);
     }
