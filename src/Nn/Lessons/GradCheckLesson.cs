@@ -79,6 +79,12 @@ public static class GradCheckLesson
 
         // The cost: 2 forward passes per scalar parameter, against one forward + one backward for all of them.
         long p = mlp.NumParameters();
+        for (int k = 0; k < 20; k++)   // warm up both paths before timing them
+        {
+            using var s = Tensor.NewScope();
+            mlp.ZeroGrad();
+            Loss(parameters).Backward();
+        }
         forwardCalls = 0;
         var sw = Stopwatch.StartNew();
         using (Autograd.NoGrad())
