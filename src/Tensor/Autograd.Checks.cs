@@ -129,6 +129,9 @@ public static partial class Autograd
     /// </summary>
     public static Tensor Jacobian(Func<Tensor, Tensor> function, Tensor x, bool createGraph = false)
     {
+        // The function must be recorded to be differentiated, even when called inside NoGrad (as PyTorch's
+        // functional.jacobian does); otherwise every row would silently come back zero.
+        using var recording = EnableGrad();
         var input = createGraph && x.RequiresGrad ? x : x.Detach().RequiresGrad_();
         var y = function(input);
         var rows = new List<Tensor>();

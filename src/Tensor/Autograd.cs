@@ -68,30 +68,37 @@ public static partial class Autograd
         Tensor?[] result;
         try
         {
-            using var mode = createGraph ? GradMode.Enable() : GradMode.Disable();
-            result = Engine.Backward(roots, seeds, TensorGradientArithmetic.Instance, retainGraph ?? createGraph, createGraph, targets);
+            using (var mode = createGraph ? GradMode.Enable() : GradMode.Disable())
+                result = Engine.Backward(roots, seeds, TensorGradientArithmetic.Instance, retainGraph ?? createGraph, createGraph, targets);
+            // An output may also be an input: its gradient is then the seed itself, which is copied below
+            // before the seeds made here are freed (hence the finally after the loop).
+            CopyShared(result);
         }
         finally
         {
             foreach (var s in madeSeeds) s.Dispose();
         }
-        for (int j = 0; j < result.Length; j++)
-        {
-            if (result[j] is null)
-            {
-                if (!allowUnused)
-                    throw new InvalidOperationException($"Grad: input {j} ({ShapeUtil.Format(inputs[j].Shape)}) was not used to compute the outputs; pass allowUnused: true to get null for it.");
-                continue;
-            }
-            // The engine may hand out a seed or a gradient shared between two inputs: give each caller its own tensor.
-            var r = result[j]!;
-            bool shared = seeds.Contains(r) || Array.IndexOf(result, r) != j;
-            if (shared) result[j] = createGraph ? r.Clone() : r.Contiguous(forceCopy: true);
-            else if (TensorScope.Current is { } scope && r.Scope is null) scope.Register(r);
-            if (!ShapeUtil.SameShape(result[j]!.Shape, inputs[j].Shape))
-                result[j] = result[j]!.Reshape(inputs[j].Shape);
-        }
         return result;
+
+        void CopyShared(Tensor?[] result)
+        {
+            for (int j = 0; j < result.Length; j++)
+            {
+                if (result[j] is null)
+                {
+                    if (!allowUnused)
+                        throw new InvalidOperationException($"Grad: input {j} ({ShapeUtil.Format(inputs[j].Shape)}) was not used to compute the outputs; pass allowUnused: true to get null for it.");
+                    continue;
+                }
+                // The engine may hand out a seed or a gradient shared between two inputs: give each caller its own tensor.
+                var r = result[j]!;
+                bool shared = seeds.Contains(r) || Array.IndexOf(result, r) != j;
+                if (shared) result[j] = createGraph ? r.Clone() : r.Contiguous(forceCopy: true);
+                else if (TensorScope.Current is { } scope && r.Scope is null) scope.Register(r);
+                if (!ShapeUtil.SameShape(result[j]!.Shape, inputs[j].Shape))
+                    result[j] = result[j]!.Reshape(inputs[j].Shape);
+            }
+        }
     }
 
     /// <summary>∂output/∂input for a one-element output.</summary>

@@ -12,15 +12,30 @@ namespace GpuNet.Kernels.Ilgpu;
 /// reaches a kernel. Launches are queued on the accelerator's default stream and run in order;
 /// <see cref="Synchronize"/> and <see cref="Download{T}"/> wait for them.
 /// </summary>
-public sealed class IlgpuBackend : IBackend
+/// <remarks>
+/// <para><b>One in-order stream, asynchronous launches.</b> Every kernel, every cuBLAS call (its
+/// handle is bound to the same stream) and every upload is queued on the accelerator's default
+/// stream; the host waits only in <see cref="Download{T}"/>, <see cref="Synchronize"/> and
+/// <see cref="Dispose"/>. No op synchronises on its own: the host-side checks read only shapes and
+/// strides, never device data.</para>
+/// <para><b>Temporaries.</b> An op that needs scratch memory (the split reduction's partial lanes)
+/// rents it from the pool and returns it as soon as its kernels are <i>queued</i>, while they may
+/// still read it. That is safe only because there is a single in-order stream: whoever rents the
+/// block next queues its kernels behind the ones still reading it. A second stream would need an
+/// event per returned block.</para>
+/// <para><b>Where the driver may still wait.</b> A pool miss allocates device memory (cuMemAlloc
+/// can serialise with running work); <see cref="MemoryPool.Trim"/> and disposal free it (cuMemFree
+/// synchronises the device), which a training loop in its steady state never does; an upload from
+/// pageable managed memory is staged by the driver, which may wait for the stream before copying
+/// (pinned staging buffers would avoid it); the first launch of each kernel loads its module.</para>
+/// </remarks>
+public sealed partial class IlgpuBackend : IBackend
 {
     // Split a reduction into interleaved partial lanes when there are fewer rows than this and each is long: one
     // thread per row would leave the device idle (sum of everything would run on one thread).
     private const int SplitRowLimit = 1024;
     private const int SplitMinN = 2048;
     private const int SplitMinPerLane = 64;
-    // CUDA caps grid y and z at 65535 blocks; matmul launches are cut into pieces that fit.
-    private const int MaxGridYZ = 65535;
 
     private readonly Context _context;
     private readonly Accelerator _accelerator;
@@ -30,6 +45,8 @@ public sealed class IlgpuBackend : IBackend
     private readonly Type _tileType;
     private readonly int _tile;
     private readonly int _splitTargetThreads;
+    private readonly GemmShape _gemm4, _gemm8;
+    private readonly int _rowGroup;
     private int _disposed;
 
     internal IlgpuBackend(Device device, Context context, Accelerator accelerator)
@@ -44,6 +61,13 @@ public sealed class IlgpuBackend : IBackend
             : maxGroup >= 64 ? (8, typeof(Tile8))
             : maxGroup >= 16 ? (4, typeof(Tile4))
             : (2, typeof(Tile2));
+        // Register-tiled GEMMs: 16×16 threads where the device allows 256, else the 2×2 shapes the CPU accelerator runs.
+        (_gemm4, _gemm8) = maxGroup >= 256
+            ? (new GemmShape(typeof(Gemm4x16), 16, 64), new GemmShape(typeof(Gemm8x16), 16, 128))
+            : (new GemmShape(typeof(Gemm4x2), 2, 8), new GemmShape(typeof(Gemm8x2), 2, 16));
+        // One group per row for long rows: the largest power of two the device allows, up to RowGroupMax.
+        _rowGroup = (int)Math.Min(IlgpuKernels.RowGroupMax, 1u << (31 - BitOperations.LeadingZeroCount((uint)Math.Max(maxGroup, 1))));
+        RowGroupMinN = _rowGroup;
         // Enough partial lanes to fill the device (its resident thread count), within sane bounds.
         _splitTargetThreads = (int)Math.Clamp((long)accelerator.MaxNumThreads, 64, 1 << 18);
         Pool = new MemoryPool(device, AllocateRaw, FreeRaw);
@@ -57,6 +81,15 @@ public sealed class IlgpuBackend : IBackend
 
     /// <summary>Edge of the square matmul tile this accelerator uses.</summary>
     public int MatMulTile => _tile;
+
+    /// <summary>Threads of the group that reduces one long row (a power of two, at most <see cref="IlgpuKernels.RowGroupMax"/>).</summary>
+    internal int RowGroup => _rowGroup;
+
+    /// <summary>
+    /// Shortest row (reduced extent n) handed to the one-group-per-row kernels; never below <see cref="RowGroup"/>,
+    /// so every thread of the group owns an element. Tests raise it to force the one-thread-per-row kernels.
+    /// </summary>
+    internal int RowGroupMinN { get; set; }
 
     /// <summary>The ILGPU accelerator running the kernels (for diagnostics and benchmarks).</summary>
     internal Accelerator Accelerator => _accelerator;
@@ -382,9 +415,18 @@ public sealed class IlgpuBackend : IBackend
         int threads1 = (int)(rows * lanes);
         var dense = new Axis3 { Offset = 0, SO = lanes * inner, SN = inner, SI = 1 };
 
+        bool rowGroups = lanes == 1 && UseRowGroups(n, inner, ax.SI, rows);
+        var groupLaunch = new KernelConfig((int)Math.Min(rows, int.MaxValue), _rowGroup);
+
         if (op is ReduceOp.Sum or ReduceOp.Max or ReduceOp.Min)
         {
             var red = op switch { ReduceOp.Sum => typeof(SumRed<T>), ReduceOp.Max => typeof(MaxRed<T>), _ => typeof(MinRed<T>) };
+            if (rowGroups)
+            {
+                Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3>>(name, "ReduceRows", typeof(T), red)
+                    (_stream, groupLaunch, View<T>(x), View<T>(y), pass1, ax, ay);
+                return;
+            }
             var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3>>(name, "Reduce", typeof(T), red);
             if (lanes == 1)
             {
@@ -400,6 +442,12 @@ public sealed class IlgpuBackend : IBackend
         else
         {
             var cmp = op == ReduceOp.ArgMax ? typeof(ArgMaxCmp<T>) : typeof(ArgMinCmp<T>);
+            if (rowGroups)
+            {
+                Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<int>, Rows, Axis3, Axis3>>(name, "ArgReduceRows", typeof(T), cmp)
+                    (_stream, groupLaunch, View<T>(x), View<int>(y), pass1, ax, ay);
+                return;
+            }
             var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<int>, Rows, Axis3, Axis3, Axis3, int>>(name, "ArgReduce", typeof(T), cmp);
             if (lanes == 1)
             {
@@ -434,60 +482,25 @@ public sealed class IlgpuBackend : IBackend
 
     private void RunSoftmax<T>(string name, StridedView x, StridedView y, Rows r, bool log) where T : unmanaged
     {
+        long rows = (long)r.Outer * r.Inner;
+        if (UseRowGroups(r.N, r.Inner, x.Strides[2], rows))
+        {
+            Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, int>>(name, "SoftmaxRows", typeof(T), typeof(ExpLog))
+                (_stream, new KernelConfig((int)rows, _rowGroup), View<T>(x), View<T>(y), r, Axis3.Of(x), Axis3.Of(y), log ? 1 : 0);
+            return;
+        }
         Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, int>>(name, "Softmax", typeof(T), typeof(ExpLog))
             (_stream, r.Outer * r.Inner, View<T>(x), View<T>(y), r, Axis3.Of(x), Axis3.Of(y), log ? 1 : 0);
     }
 
-    // ---- matmul ------------------------------------------------------------------------------
-
-    /// <inheritdoc />
-    public void MatMul(StridedView a, StridedView b, StridedView c)
-    {
-        Check("MatMul", a, null, "a");
-        Check("MatMul", b, a.DType, "b");
-        Check("MatMul", c, a.DType, "c");
-        RequireRank("MatMul", a, 3, "a = [batch, m, k]");
-        RequireRank("MatMul", b, 3, "b = [batch, k, n]");
-        RequireRank("MatMul", c, 3, "c = [batch, m, n]");
-        int batch = c.Shape[0], m = c.Shape[1], n = c.Shape[2], k = a.Shape[2];
-        if (a.Shape[0] != batch || b.Shape[0] != batch || a.Shape[1] != m || b.Shape[1] != k || b.Shape[2] != n)
-            throw new ArgumentException($"MatMul: a {Shape(a)} · b {Shape(b)} → c {Shape(c)}: expected a = [batch, m, k], b = [batch, k, n], c = [batch, m, n].");
-        switch (a.DType)
-        {
-            case DType.Float32: RunMatMul<float>(a, b, c, batch, m, n, k); break;
-            case DType.Float64: RunMatMul<double>(a, b, c, batch, m, n, k); break;
-            default: RunMatMul<int>(a, b, c, batch, m, n, k); break;
-        }
-    }
-
-    private void RunMatMul<T>(StridedView a, StridedView b, StridedView c, int batch, int m, int n, int k) where T : unmanaged
-    {
-        var kernel = Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, MatGeom>>("MatMul", "MatMul", typeof(T), _tileType);
-        if (batch == 0 || m == 0 || n == 0) return;
-        int t = _tile;
-        long gridX = (n + t - 1) / t;
-        if (gridX > int.MaxValue) throw new NotSupportedException($"MatMul: n = {n} is too large for one launch.");
-        var A = Axis3.Of(a); var B = Axis3.Of(b); var C = Axis3.Of(c);
-        int rowsPerLaunch = MaxGridYZ * t;
-        // Cut batch and rows into pieces that respect the grid limits by moving the operands' offsets.
-        for (int b0 = 0; b0 < batch; b0 += MaxGridYZ)
-        {
-            int nb = Math.Min(MaxGridYZ, batch - b0);
-            for (int r0 = 0; r0 < m; r0 += rowsPerLaunch)
-            {
-                int nr = Math.Min(rowsPerLaunch, m - r0);
-                var g = new MatGeom
-                {
-                    M = nr, N = n, K = k,
-                    A = A with { Offset = A.Offset + (long)b0 * A.SO + (long)r0 * A.SN },
-                    B = B with { Offset = B.Offset + (long)b0 * B.SO },
-                    C = C with { Offset = C.Offset + (long)b0 * C.SO + (long)r0 * C.SN },
-                };
-                var config = new KernelConfig(new Index3D((int)gridX, (nr + t - 1) / t, nb), new Index3D(t, t, 1));
-                kernel(_stream, config, View<T>(a), View<T>(b), View<T>(c), g);
-            }
-        }
-    }
+    /// <summary>
+    /// One group per row (rather than one thread) when the rows are long enough to give every thread of
+    /// the group an element, unless the rows sit side by side in memory (inner ≥ 32 with unit inner
+    /// stride): then one thread per row already reads coalesced, neighbouring threads taking
+    /// neighbouring rows, and needs no barriers.
+    /// </summary>
+    private bool UseRowGroups(int n, int inner, int innerStride, long rows) =>
+        n >= Math.Max(RowGroupMinN, _rowGroup) && !(inner >= 32 && Math.Abs(innerStride) == 1) && rows * _rowGroup <= int.MaxValue;
 
     // ---- gather / scatter --------------------------------------------------------------------
 
@@ -555,6 +568,7 @@ public sealed class IlgpuBackend : IBackend
         }
         finally
         {
+            try { _cuBlas?.Dispose(); } catch (Exception) { /* a failing cuBLAS teardown must not keep the accelerator alive */ }
             _accelerator.Dispose();
             _context.Dispose();
         }

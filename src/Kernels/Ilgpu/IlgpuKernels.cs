@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using ILGPU;
 
 namespace GpuNet.Kernels.Ilgpu;
@@ -18,8 +19,11 @@ internal sealed class KernelAttribute : Attribute
 /// build them), only shared memory and barriers. Implicitly grouped kernels run one thread per
 /// output element; the backend guarantees every index they compute is inside the buffer.
 /// </summary>
-internal static class IlgpuKernels
+internal static partial class IlgpuKernels
 {
+    /// <summary>Largest group the row-parallel kernels (one group per row) run with: their shared scratch is sized for it.</summary>
+    internal const int RowGroupMax = 256;
+
     // ---- fills and copies --------------------------------------------------------------------
 
     [Kernel]
@@ -157,7 +161,7 @@ internal static class IlgpuKernels
         y[ay.At(o, 0, i)] = bestJ;
     }
 
-    /// <summary>Numerically stable (log-)softmax along N, one thread per (o, i) row: max, Σexp(x − max), then write.</summary>
+    /// <summary>Numerically stable (log-)softmax along N, one thread per (o, i) row: max (NaN propagates), Σexp(x − max), then write.</summary>
     [Kernel]
     public static void Softmax<T, TM>(Index1D t, ArrayView<T> x, ArrayView<T> y, Rows r, Axis3 ax, Axis3 ay, int log)
         where T : unmanaged, INumber<T> where TM : struct, IExpLog<T>
@@ -165,11 +169,7 @@ internal static class IlgpuKernels
         int i = t % r.Inner;
         int o = t / r.Inner;
         T m = x[ax.At(o, 0, i)];
-        for (int j = 1; j < r.N; j++)
-        {
-            T v = x[ax.At(o, j, i)];
-            if (v > m) m = v;
-        }
+        for (int j = 1; j < r.N; j++) m = default(MaxRed<T>).Combine(m, x[ax.At(o, j, i)]);
         T s = T.Zero;
         for (int j = 0; j < r.N; j++) s += default(TM).Exp(x[ax.At(o, j, i)] - m);
         if (log != 0)
@@ -186,17 +186,212 @@ internal static class IlgpuKernels
         }
     }
 
+    // ---- one group per row -------------------------------------------------------------------
+    // Long rows: a group of G threads (a power of two ≤ RowGroupMax, = Group.DimX) per (o, i) row.
+    // Thread t folds elements t, t + G, t + 2G, … (neighbouring threads read neighbouring elements),
+    // then a shared-memory tree halves the G partials in log₂G barrier-separated steps. No atomics,
+    // warp shuffles or Group.Reduce, so it builds for every OpenCL device (PoCL included); the order
+    // of operations is fixed, so results are deterministic. The host launches these only when N ≥ G,
+    // so every thread owns at least one element. Grid = rows groups.
+
+    /// <summary>Sum / Max / Min of each row, one group per row.</summary>
+    [Kernel(Grouped = true)]
+    public static void ReduceRows<T, TRed>(ArrayView<T> x, ArrayView<T> y, Rows r, Axis3 ax, Axis3 ay)
+        where T : unmanaged, INumber<T> where TRed : struct, IReduceOp<T>
+    {
+        var sh = SharedMemory.Allocate<T>(RowGroupMax);
+        int tid = Group.IdxX, gs = Group.DimX;
+        int row = Grid.IdxX;
+        int i = row % r.Inner, o = row / r.Inner;
+        T acc = x[ax.At(o, tid, i)];
+        for (int j = tid + gs; j < r.N; j += gs) acc = default(TRed).Combine(acc, x[ax.At(o, j, i)]);
+        sh[tid] = acc;
+        Group.Barrier();
+        for (int s = gs / 2; s > 0; s /= 2)
+        {
+            if (tid < s) sh[tid] = default(TRed).Combine(sh[tid], sh[tid + s]);
+            Group.Barrier();
+        }
+        if (tid == 0) y[ay.At(o, 0, i)] = sh[0];
+    }
+
+    /// <summary>ArgMax / ArgMin of each row, one group per row; ties (and NaN against NaN) go to the smaller index.</summary>
+    [Kernel(Grouped = true)]
+    public static void ArgReduceRows<T, TCmp>(ArrayView<T> x, ArrayView<int> y, Rows r, Axis3 ax, Axis3 ay)
+        where T : unmanaged, INumber<T> where TCmp : struct, IArgOp<T>
+    {
+        var sv = SharedMemory.Allocate<T>(RowGroupMax);
+        var si = SharedMemory.Allocate<int>(RowGroupMax);
+        int tid = Group.IdxX, gs = Group.DimX;
+        int row = Grid.IdxX;
+        int i = row % r.Inner, o = row / r.Inner;
+        T best = x[ax.At(o, tid, i)];
+        int bestJ = tid;
+        for (int j = tid + gs; j < r.N; j += gs)
+        {
+            T v = x[ax.At(o, j, i)];
+            if (default(TCmp).Better(v, best)) { best = v; bestJ = j; }
+        }
+        sv[tid] = best;
+        si[tid] = bestJ;
+        Group.Barrier();
+        for (int s = gs / 2; s > 0; s /= 2)
+        {
+            if (tid < s)
+            {
+                T v = sv[tid + s], mine = sv[tid];
+                int j = si[tid + s];
+                if (default(TCmp).Better(v, mine) || (!default(TCmp).Better(mine, v) && j < si[tid]))
+                {
+                    sv[tid] = v;
+                    si[tid] = j;
+                }
+            }
+            Group.Barrier();
+        }
+        if (tid == 0) y[ay.At(o, 0, i)] = si[0];
+    }
+
+    /// <summary>Max then Σexp(x − max) of row (o, i) by the group, in that order; every thread returns both.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (T Max, T Sum) RowMaxAndSum<T, TM>(ArrayView<T> x, ArrayView<T> sh, in Rows r, in Axis3 ax, int o, int i, int tid, int gs)
+        where T : unmanaged, INumber<T> where TM : struct, IExpLog<T>
+    {
+        T m = x[ax.At(o, tid, i)];
+        for (int j = tid + gs; j < r.N; j += gs) m = default(MaxRed<T>).Combine(m, x[ax.At(o, j, i)]);
+        sh[tid] = m;
+        Group.Barrier();
+        for (int s = gs / 2; s > 0; s /= 2)
+        {
+            if (tid < s) sh[tid] = default(MaxRed<T>).Combine(sh[tid], sh[tid + s]);
+            Group.Barrier();
+        }
+        m = sh[0];
+        Group.Barrier(); // everyone has read the maximum before the scratch is reused
+        T sum = T.Zero;
+        for (int j = tid; j < r.N; j += gs) sum += default(TM).Exp(x[ax.At(o, j, i)] - m);
+        sh[tid] = sum;
+        Group.Barrier();
+        for (int s = gs / 2; s > 0; s /= 2)
+        {
+            if (tid < s) sh[tid] = sh[tid] + sh[tid + s];
+            Group.Barrier();
+        }
+        return (m, sh[0]);
+    }
+
+    /// <summary>(Log-)softmax of each row, one group per row: the group finds the maximum and Σexp(x − max), then every thread writes its elements.</summary>
+    [Kernel(Grouped = true)]
+    public static void SoftmaxRows<T, TM>(ArrayView<T> x, ArrayView<T> y, Rows r, Axis3 ax, Axis3 ay, int log)
+        where T : unmanaged, INumber<T> where TM : struct, IExpLog<T>
+    {
+        var sh = SharedMemory.Allocate<T>(RowGroupMax);
+        int tid = Group.IdxX, gs = Group.DimX;
+        int row = Grid.IdxX;
+        int i = row % r.Inner, o = row / r.Inner;
+        var (m, s) = RowMaxAndSum<T, TM>(x, sh, r, ax, o, i, tid, gs);
+        if (log != 0)
+        {
+            T ls = default(TM).Log(s);
+            for (int j = tid; j < r.N; j += gs) y[ay.At(o, j, i)] = (x[ax.At(o, j, i)] - m) - ls;
+        }
+        else
+        {
+            T inv = T.One / s;
+            for (int j = tid; j < r.N; j += gs) y[ay.At(o, j, i)] = default(TM).Exp(x[ax.At(o, j, i)] - m) * inv;
+        }
+    }
+
+    // ---- fused softmax cross-entropy -----------------------------------------------------------------
+    // Rows r = [Outer = rows, N = classes, Inner = 1]; ax / ag address logits / gradient as (row, class, 0),
+    // al / aloss address labels / losses as (row, 0, 0). Formulas and rounding order are those of the
+    // composed default body: logp = (x − max) − log Σexp(x − max), loss = −logp[label],
+    // gradient = exp(logp) − onehot(label). A label outside [0, classes) gives a NaN loss (and no −1).
+
+    /// <summary>Softmax cross-entropy (and optionally its gradient), one thread per row: the short-row path.</summary>
+    [Kernel]
+    public static void SoftmaxXent<T, TM>(Index1D t, ArrayView<T> x, ArrayView<int> labels, ArrayView<T> loss, ArrayView<T> grad, Rows r, Axis3 ax, Axis3 al, Axis3 aloss, Axis3 ag, int writeGrad)
+        where T : unmanaged, INumber<T> where TM : struct, IExpLog<T>
+    {
+        int o = t;
+        T m = x[ax.At(o, 0, 0)];
+        for (int j = 1; j < r.N; j++) m = default(MaxRed<T>).Combine(m, x[ax.At(o, j, 0)]);
+        T s = T.Zero;
+        for (int j = 0; j < r.N; j++) s += default(TM).Exp(x[ax.At(o, j, 0)] - m);
+        T ls = default(TM).Log(s);
+        int label = labels[al.At(o, 0, 0)];
+        T xl = label >= 0 && label < r.N ? x[ax.At(o, label, 0)] : T.Zero / T.Zero;
+        loss[aloss.At(o, 0, 0)] = -((xl - m) - ls);
+        if (writeGrad == 0) return;
+        for (int j = 0; j < r.N; j++)
+        {
+            T p = default(TM).Exp((x[ax.At(o, j, 0)] - m) - ls);
+            grad[ag.At(o, j, 0)] = j == label ? p + -T.One : p;
+        }
+    }
+
+    /// <summary>Softmax cross-entropy (and optionally its gradient), one group per row: the long-row path.</summary>
+    [Kernel(Grouped = true)]
+    public static void SoftmaxXentRows<T, TM>(ArrayView<T> x, ArrayView<int> labels, ArrayView<T> loss, ArrayView<T> grad, Rows r, Axis3 ax, Axis3 al, Axis3 aloss, Axis3 ag, int writeGrad)
+        where T : unmanaged, INumber<T> where TM : struct, IExpLog<T>
+    {
+        var sh = SharedMemory.Allocate<T>(RowGroupMax);
+        int tid = Group.IdxX, gs = Group.DimX;
+        int o = Grid.IdxX;
+        var (m, s) = RowMaxAndSum<T, TM>(x, sh, r, ax, o, 0, tid, gs);
+        T ls = default(TM).Log(s);
+        int label = labels[al.At(o, 0, 0)];
+        if (tid == 0)
+        {
+            T xl = label >= 0 && label < r.N ? x[ax.At(o, label, 0)] : T.Zero / T.Zero;
+            loss[aloss.At(o, 0, 0)] = -((xl - m) - ls);
+        }
+        if (writeGrad == 0) return;
+        for (int j = tid; j < r.N; j += gs)
+        {
+            T p = default(TM).Exp((x[ax.At(o, j, 0)] - m) - ls);
+            grad[ag.At(o, j, 0)] = j == label ? p + -T.One : p;
+        }
+    }
+
+    // ---- fused optimizer step ------------------------------------------------------------------
+
+    /// <summary>
+    /// One Adam / AdamW update of one element, in place, in one launch: the composed default body's
+    /// thirteen launches, operation for operation (same roundings, so the same bits where no FMA is
+    /// contracted): g' = wd·p + g (Adam) or p = (1 − lr·wd)·p (AdamW); m = β₁m + (1−β₁)g';
+    /// v = β₂v + (1−β₂)g'²; p = p + (−lr/bc₁)·(m / ((1/√bc₂)·√v + ε)).
+    /// </summary>
+    [Kernel]
+    public static void AdamStep<T, TF>(Index1D i, ArrayView<T> p, ArrayView<T> g, ArrayView<T> m, ArrayView<T> v, Dims8 d, Strides8 sp, Strides8 sg, Strides8 sm, Strides8 sv, AdamScalars h)
+        where T : unmanaged, INumber<T> where TF : struct, IFloatMath<T>
+    {
+        var c = Geo.Decompose(i, d);
+        long op = Geo.At(c, sp), om = Geo.At(c, sm), ov = Geo.At(c, sv);
+        TF f = default;
+        T pv = p[op], gv = g[Geo.At(c, sg)];
+        if (h.Mode == 1) gv = f.From(h.WeightDecay) * pv + gv;
+        else if (h.Mode == 2) pv = f.From(h.Decay) * pv;
+        T mv = f.From(h.Beta1) * m[om] + f.From(h.OneMinusBeta1) * gv;
+        T vv = f.From(h.Beta2) * v[ov] + f.From(h.OneMinusBeta2) * (gv * gv);
+        T den = f.From(h.InvSqrtBc2) * f.Sqrt(vv) + f.From(h.Epsilon);
+        m[om] = mv;
+        v[ov] = vv;
+        p[op] = pv + f.From(h.Step) * (mv / den);
+    }
+
     // ---- matmul ------------------------------------------------------------------------------
 
     /// <summary>
-    /// c[b] = a[b]·b[b], classic shared-memory tiling: a TILE×TILE group computes a TILE×TILE block
+    /// c[b] = act(a[b]·b[b] + bias), classic shared-memory tiling: a TILE×TILE group computes a TILE×TILE block
     /// of c, staging one TILE×TILE slice of a and of b per step. Grid = (⌈N/T⌉, ⌈M/T⌉, batch).
     /// Strided loads serve transposed and broadcast operands directly. Out-of-range lanes load zeros
-    /// and still reach every barrier (the loop bound is uniform across the group).
+    /// and still reach every barrier (the loop bound is uniform across the group). The small-matrix
+    /// path, and the one that fits any group size (2×2 on the CPU accelerator).
     /// </summary>
     [Kernel(Grouped = true)]
-    public static void MatMul<T, TTile>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, MatGeom g)
-        where T : unmanaged, INumber<T> where TTile : struct, ITile
+    public static void MatMul<T, TTile, TAct>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, MatGeom g, ArrayView<T> bias, Axis3 ab, int hasBias, int act)
+        where T : unmanaged, INumber<T> where TTile : struct, ITile where TAct : struct, IActivation<T>
     {
         var sa = SharedMemory.Allocate<T>(default(TTile).Size * default(TTile).Size);
         var sb = SharedMemory.Allocate<T>(default(TTile).Size * default(TTile).Size);
@@ -217,7 +412,64 @@ internal static class IlgpuKernels
             for (int q = 0; q < ts; q++) acc += sa[ty * ts + q] * sb[q * ts + tx];
             Group.Barrier();
         }
-        if (row < g.M && col < g.N) c[g.C.At(batch, row, col)] = acc;
+        GemmStore<T, TAct>(c, g, bias, ab, hasBias, act, batch, row, col, acc);
+    }
+
+    // Helpers of the register-tiled kernels (IlgpuKernels.Gemm.g.cs). Element e of a slice of a
+    // (bm rows × bk columns) or of b (bk rows × bn columns) maps to a (row, k) / (k, column) pair
+    // so that consecutive threads walk the operand's contiguous axis; slots are k-major with a
+    // padded leading dimension ld.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static T GemmLoadA<T>(ArrayView<T> a, in MatGeom g, bool alongM, int batch, int row0, int k0, int e, int bm, int bk)
+        where T : unmanaged, INumber<T>
+    {
+        int r = alongM ? e % bm : e / bk;
+        int kk = alongM ? e / bm : e % bk;
+        int row = row0 + r, k = k0 + kk;
+        return row < g.M && k < g.K ? a[g.A.At(batch, row, k)] : T.Zero;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int GemmSlotA(bool alongM, int e, int bm, int bk, int ld) =>
+        alongM ? (e / bm) * ld + e % bm : (e % bk) * ld + e / bk;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static T GemmLoadB<T>(ArrayView<T> b, in MatGeom g, bool alongK, int batch, int col0, int k0, int e, int bn, int bk)
+        where T : unmanaged, INumber<T>
+    {
+        int kk = alongK ? e % bk : e / bn;
+        int q = alongK ? e / bk : e % bn;
+        int k = k0 + kk, col = col0 + q;
+        return k < g.K && col < g.N ? b[g.B.At(batch, k, col)] : T.Zero;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int GemmSlotB(bool alongK, int e, int bn, int bk, int ld) =>
+        alongK ? (e % bk) * ld + e / bk : (e / bn) * ld + e % bn;
+
+    /// <summary>The epilogue: c[batch, row, col] = act(v + bias[batch, row, col]) inside the matrix, nothing outside.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void GemmStore<T, TAct>(ArrayView<T> c, in MatGeom g, ArrayView<T> bias, in Axis3 ab, int hasBias, int act, int batch, int row, int col, T v)
+        where T : unmanaged, INumber<T> where TAct : struct, IActivation<T>
+    {
+        if (row < g.M && col < g.N)
+        {
+            if (hasBias != 0) v += bias[ab.At(batch, row, col)];
+            c[g.C.At(batch, row, col)] = default(TAct).Apply(v, act);
+        }
+    }
+
+    /// <summary>c = act(c + bias) in place: the epilogue of a GEMM that cannot fuse one (cuBLAS).</summary>
+    [Kernel]
+    public static void BiasAct<T, TAct>(Index1D i, ArrayView<T> c, ArrayView<T> bias, Dims8 d, Strides8 sc, Strides8 sb, int hasBias, int act)
+        where T : unmanaged, INumber<T> where TAct : struct, IActivation<T>
+    {
+        var co = Geo.Decompose(i, d);
+        long o = Geo.At(co, sc);
+        T v = c[o];
+        if (hasBias != 0) v += bias[Geo.At(co, sb)];
+        c[o] = default(TAct).Apply(v, act);
     }
 
     // ---- indexing ----------------------------------------------------------------------------

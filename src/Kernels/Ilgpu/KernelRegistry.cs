@@ -49,7 +49,7 @@ internal static class KernelRegistry
         foreach (var t in typeof(IlgpuKernels).Assembly.GetTypes())
         {
             if (!t.IsValueType || t.Namespace != typeof(IlgpuKernels).Namespace || t.IsEnum) continue;
-            if (t == typeof(Dims8) || t == typeof(Strides8) || t == typeof(Coord8) || t == typeof(Axis3) || t == typeof(Rows) || t == typeof(MatGeom)) continue;
+            if (t == typeof(Dims8) || t == typeof(Strides8) || t == typeof(Coord8) || t == typeof(Axis3) || t == typeof(Rows) || t == typeof(MatGeom) || t == typeof(AdamScalars)) continue;
             if (t.IsGenericTypeDefinition)
             {
                 foreach (var d in s_dtypes)

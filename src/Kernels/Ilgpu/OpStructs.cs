@@ -329,3 +329,92 @@ internal struct Tile2 : ITile { public readonly int Size => 2; }
 internal struct Tile4 : ITile { public readonly int Size => 4; }
 internal struct Tile8 : ITile { public readonly int Size => 8; }
 internal struct Tile16 : ITile { public readonly int Size => 16; }
+
+// ---- register-tiled matmul configurations ----------------------------------------------------
+// A config fixes the group edge T (T×T threads) and the depth BK of the shared slices. The kernels
+// load 4 elements of each operand slice per thread, so R·BK = 4·T for a kernel with R×R register tiles.
+
+/// <summary>Configuration of <see cref="IlgpuKernels.MatMulReg4{T, TCfg, TAct}"/> (4×4 outputs per thread).</summary>
+internal interface IGemmConfig4
+{
+    /// <summary>Threads along each edge of the group.</summary>
+    int Threads { get; }
+    /// <summary>Depth of the k slice staged in shared memory.</summary>
+    int Depth { get; }
+}
+
+/// <summary>Configuration of <see cref="IlgpuKernels.MatMulReg8{T, TCfg, TAct}"/> (8×8 outputs per thread).</summary>
+internal interface IGemmConfig8
+{
+    /// <summary>Threads along each edge of the group.</summary>
+    int Threads { get; }
+    /// <summary>Depth of the k slice staged in shared memory.</summary>
+    int Depth { get; }
+}
+
+/// <summary>GPUs: 16×16 threads, 64×64 block tile, slices 16 deep.</summary>
+internal struct Gemm4x16 : IGemmConfig4 { public readonly int Threads => 16; public readonly int Depth => 16; }
+/// <summary>The 4-thread CPU accelerator: 2×2 threads, 8×8 block tile, slices 2 deep (same code, smaller constants).</summary>
+internal struct Gemm4x2 : IGemmConfig4 { public readonly int Threads => 2; public readonly int Depth => 2; }
+/// <summary>GPUs: 16×16 threads, 128×128 block tile, slices 8 deep.</summary>
+internal struct Gemm8x16 : IGemmConfig8 { public readonly int Threads => 16; public readonly int Depth => 8; }
+/// <summary>The 4-thread CPU accelerator: 2×2 threads, 16×16 block tile, slices 1 deep.</summary>
+internal struct Gemm8x2 : IGemmConfig8 { public readonly int Threads => 2; public readonly int Depth => 1; }
+
+// ---- fused epilogues and optimizer math -----------------------------------------------------------
+
+/// <summary>The activation of a fused matmul epilogue, chosen at run time by a uniform code (see <see cref="Act"/>).</summary>
+internal interface IActivation<T> where T : unmanaged
+{
+    T Apply(T x, int act);
+}
+
+/// <summary>
+/// Activation codes 0 = none, 1 = relu, 2 = sigmoid, 3 = tanh, computed by the same op structs as the
+/// unary kernels, so a fused epilogue gives the bits the separate launches give. Int32 knows only relu
+/// (the backend refuses sigmoid and tanh for it).
+/// </summary>
+internal struct Act : IActivation<float>, IActivation<double>, IActivation<int>
+{
+    public const int None = 0, Relu = 1, Sigmoid = 2, Tanh = 3;
+
+    public float Apply(float x, int act) =>
+        act == Relu ? default(ReluOp).Apply(x, 0, 0)
+        : act == Sigmoid ? default(SigmoidOp).Apply(x, 0, 0)
+        : act == Tanh ? default(TanhOp).Apply(x, 0, 0)
+        : x;
+
+    public double Apply(double x, int act) =>
+        act == Relu ? default(ReluOp).Apply(x, 0, 0)
+        : act == Sigmoid ? default(SigmoidOp).Apply(x, 0, 0)
+        : act == Tanh ? default(TanhOp).Apply(x, 0, 0)
+        : x;
+
+    public int Apply(int x, int act) => act == Relu ? default(ReluOp).Apply(x, 0, 0) : x;
+}
+
+/// <summary>Square root and conversion from double, for the optimizer kernels.</summary>
+internal interface IFloatMath<T> where T : unmanaged
+{
+    T Sqrt(T x);
+    T From(double x);
+}
+
+internal struct FloatMath : IFloatMath<float>, IFloatMath<double>
+{
+    public float Sqrt(float x) => XMath.Sqrt(x);
+    readonly float IFloatMath<float>.From(double x) => (float)x;
+    public double Sqrt(double x) => XMath.Sqrt(x);
+    readonly double IFloatMath<double>.From(double x) => x;
+}
+
+/// <summary>
+/// Host-computed Adam coefficients, in double; the kernel rounds each to the dtype exactly as the
+/// composed default body's Affine launches round their alpha and beta. Mode: 0 no weight decay,
+/// 1 L2 (Adam: g += wd·p), 2 decoupled (AdamW: p ·= 1 − lr·wd).
+/// </summary>
+internal struct AdamScalars
+{
+    public double WeightDecay, Decay, OneMinusBeta1, Beta1, OneMinusBeta2, Beta2, InvSqrtBc2, Epsilon, Step;
+    public int Mode;
+}

@@ -93,5 +93,18 @@ public sealed class IlgpuCodegenTests(CodegenFixture fx) : IClassFixture<Codegen
         Assert.Equal(2 * 4 + 4, all.Count(e => e.Method.Name == "MatMul")); // float, double, int × 4 tiles
         Assert.Equal(15 * 2 + 6, all.Count(e => e.Method.Name == "Unary"));
         Assert.Equal(13 * 3 - 2, all.Count(e => e.Method.Name == "Binary"));
+        // Register-tiled GEMMs: float and double × (GPU, CPU-accelerator) configs; Int32 takes the square tiles.
+        Assert.Equal(2 * 2, all.Count(e => e.Method.Name == "MatMulReg4"));
+        Assert.Equal(2 * 2, all.Count(e => e.Method.Name == "MatMulReg8"));
+        Assert.Contains(all, e => e.Name == "MatMulReg8<Single,Gemm8x16,Act>");
+        Assert.DoesNotContain(all, e => e.Name.StartsWith("MatMulReg8<Int32", StringComparison.Ordinal));
+        // Row-group kernels exist wherever their one-thread-per-row twins do.
+        Assert.Equal(all.Count(e => e.Method.Name == "Reduce"), all.Count(e => e.Method.Name == "ReduceRows"));
+        Assert.Equal(all.Count(e => e.Method.Name == "ArgReduce"), all.Count(e => e.Method.Name == "ArgReduceRows"));
+        Assert.Equal(2, all.Count(e => e.Method.Name == "SoftmaxRows"));
+        Assert.Equal(2, all.Count(e => e.Method.Name == "SoftmaxXent"));
+        Assert.Equal(2, all.Count(e => e.Method.Name == "SoftmaxXentRows"));
+        Assert.Equal(2, all.Count(e => e.Method.Name == "AdamStep"));
+        Assert.Equal(3, all.Count(e => e.Method.Name == "BiasAct"));
     }
 }

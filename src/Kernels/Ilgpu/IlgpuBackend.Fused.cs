@@ -1,0 +1,97 @@
+using System.Numerics;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuNet.Kernels.Ilgpu;
+
+// The fused ops of IBackend as single ILGPU launches (MatMulEpilogue lives with MatMul). Each gives
+// what the interface's composed default body gives, in one pass over memory instead of many.
+public sealed partial class IlgpuBackend
+{
+    /// <inheritdoc />
+    public void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)
+    {
+        const string name = "SoftmaxCrossEntropy";
+        Check(name, logits, null, "logits");
+        Check(name, labels, DType.Int32, "labels");
+        Check(name, losses, logits.DType, "losses");
+        RequireRank(name, logits, 2, "logits = [rows, classes]");
+        RequireRank(name, labels, 1, "labels = [rows]");
+        RequireRank(name, losses, 1, "losses = [rows]");
+        if (!logits.DType.IsFloating()) throw new NotSupportedException($"{name}: needs floating logits, got int32 {Shape(logits)}.");
+        int rows = logits.Shape[0], classes = logits.Shape[1];
+        if (labels.Shape[0] != rows || losses.Shape[0] != rows)
+            throw new ArgumentException($"{name}: logits {Shape(logits)}, labels {Shape(labels)} and losses {Shape(losses)} must agree on the rows ({rows}).");
+        if (gradient is { } gv)
+        {
+            Check(name, gv, logits.DType, "gradient");
+            SameShape(name, gv, logits);
+        }
+        if (rows == 0) return;
+        if (classes == 0) throw new ArgumentException($"{name}: logits {Shape(logits)} have no classes.");
+        CheckLaunchSize(name, rows);
+        if (logits.DType == DType.Float32) RunXent<float>(logits, labels, losses, gradient, rows, classes);
+        else RunXent<double>(logits, labels, losses, gradient, rows, classes);
+    }
+
+    private void RunXent<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int rows, int classes) where T : unmanaged
+    {
+        var r = new Rows { Outer = rows, N = classes, Inner = 1, M = 1 };
+        var ax = new Axis3 { Offset = logits.Offset, SO = logits.Strides[0], SN = logits.Strides[1] };
+        var al = new Axis3 { Offset = labels.Offset, SO = labels.Strides[0] };
+        var aloss = new Axis3 { Offset = losses.Offset, SO = losses.Strides[0] };
+        // Without a gradient the kernel never writes through it: pass the losses as a stand-in.
+        var ag = gradient is { } g ? new Axis3 { Offset = g.Offset, SO = g.Strides[0], SN = g.Strides[1] } : default;
+        var gradView = gradient is { } g2 ? View<T>(g2) : View<T>(losses);
+        int writeGrad = gradient is null ? 0 : 1;
+        if (UseRowGroups(classes, 1, 0, rows))
+        {
+            Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<int>, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, Axis3, Axis3, int>>(
+                "SoftmaxCrossEntropy", "SoftmaxXentRows", typeof(T), typeof(ExpLog))
+                (_stream, new KernelConfig(rows, _rowGroup), View<T>(logits), View<int>(labels), View<T>(losses), gradView, r, ax, al, aloss, ag, writeGrad);
+            return;
+        }
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, Axis3, Axis3, int>>(
+            "SoftmaxCrossEntropy", "SoftmaxXent", typeof(T), typeof(ExpLog))
+            (_stream, rows, View<T>(logits), View<int>(labels), View<T>(losses), gradView, r, ax, al, aloss, ag, writeGrad);
+    }
+
+    /// <inheritdoc />
+    public void AdamStep(StridedView param, StridedView grad, StridedView m, StridedView v, AdamParameters hp)
+    {
+        const string name = "AdamStep";
+        Check(name, param, null, "param");
+        Check(name, grad, param.DType, "grad");
+        Check(name, m, param.DType, "m");
+        Check(name, v, param.DType, "v");
+        SameShape(name, grad, param);
+        SameShape(name, m, param);
+        SameShape(name, v, param);
+        if (!param.DType.IsFloating()) throw new NotSupportedException($"{name}: needs floating parameters, got int32 {Shape(param)}.");
+        if (hp.Step < 1) throw new ArgumentOutOfRangeException(nameof(hp), $"{name}: step {hp.Step} must be ≥ 1 (it is 1-based, for bias correction).");
+        if (!Elements(name, param, out int count)) return;
+        // The coefficients as the composed body computes them in double before rounding each to the dtype.
+        double bc1 = 1 - Math.Pow(hp.Beta1, hp.Step), bc2 = 1 - Math.Pow(hp.Beta2, hp.Step);
+        var h = new AdamScalars
+        {
+            Mode = hp.WeightDecay == 0 ? 0 : hp.Decoupled ? 2 : 1,
+            WeightDecay = hp.WeightDecay,
+            Decay = 1 - hp.LearningRate * hp.WeightDecay,
+            Beta1 = hp.Beta1,
+            OneMinusBeta1 = 1 - hp.Beta1,
+            Beta2 = hp.Beta2,
+            OneMinusBeta2 = 1 - hp.Beta2,
+            InvSqrtBc2 = 1 / Math.Sqrt(bc2),
+            Epsilon = hp.Epsilon,
+            Step = -hp.LearningRate / bc1,
+        };
+        var (d, s) = Geo.Build(param.Shape, param, grad, m, v);
+        if (param.DType == DType.Float32) RunAdam<float>(param, grad, m, v, count, d, s, h);
+        else RunAdam<double>(param, grad, m, v, count, d, s, h);
+    }
+
+    private void RunAdam<T>(StridedView param, StridedView grad, StridedView m, StridedView v, int count, Dims8 d, Strides8[] s, AdamScalars h) where T : unmanaged =>
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, Strides8, AdamScalars>>(
+            "AdamStep", "AdamStep", typeof(T), typeof(FloatMath))
+            (_stream, count, View<T>(param), View<T>(grad), View<T>(m), View<T>(v), d, s[0], s[1], s[2], s[3], h);
+}
