@@ -13,16 +13,26 @@ internal static class BenchCommand
         var device = new Option<string?>("--device") { Description = "cpu, ilgpu-cpu, cuda[:i], opencl[:i] (default: GPUNET_DEVICE, else the best found)." };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file." };
         var quick = new Option<bool>("--quick") { Description = "A shorter run: fewer sizes, no large MLP." };
+        var gemmCompare = new Option<bool>("--gemm-compare") { Description = "Instead of the headline suite: cuBLAS against GpuNet's ILGPU GEMM kernels at 1024, 2048, 4096 (an ILGPU device: cuda, opencl, ilgpu-cpu)." };
+        var sizes = new Option<int[]>("--sizes") { Description = "Matrix sizes for --gemm-compare (default 1024 2048 4096).", AllowMultipleArgumentsPerToken = true };
         var only = new Option<string[]>("--only") { Description = "Groups to run: gemm, memory, overhead, mlp (default: all).", AllowMultipleArgumentsPerToken = true };
         var command = new Command("bench", "Measure GEMM GFLOP/s (against the FMA peak and OpenBLAS), elementwise and reduction GB/s (against memcpy), per-op overhead and MLP training steps.")
         {
-            device, json, quick, only,
+            device, json, quick, only, gemmCompare, sizes,
         };
         command.SetAction(parse =>
         {
             Device dev;
             try { dev = parse.GetValue(device) is { } spec ? Device.Get(spec) : Device.Default; }
             catch (ArgumentException e) { return CommandLineHost.Usage(e.Message); }
+            if (parse.GetValue(gemmCompare))
+            {
+                if (dev.Kind == DeviceKind.Cpu) return CommandLineHost.Usage("--gemm-compare needs an ILGPU device (--device cuda, opencl or ilgpu-cpu).");
+                var result = Kernels.Ilgpu.GpuGemmComparison.Run(dev, parse.GetValue(sizes) is { Length: > 0 } n ? n : null, progress: Console.Out);
+                Console.Write(result.ToTable());
+                if (parse.GetValue(json) is { } comparePath) File.WriteAllText(comparePath, result.ToJson());
+                return result.AllAgree ? 0 : 1;
+            }
             var groups = parse.GetValue(only) ?? [];
             foreach (var g in groups)
                 if (g is not ("gemm" or "memory" or "overhead" or "mlp")) return CommandLineHost.Usage($"--only: unknown group '{g}' (expected gemm, memory, overhead or mlp).");
