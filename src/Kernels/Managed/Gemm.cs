@@ -52,7 +52,7 @@ internal static unsafe partial class Gemm
         bool f = typeof(T) == typeof(float);
         return Level switch
         {
-            3 => f ? new Shape(MR_F512, NR_F512, 256, 192, 512) : new Shape(MR_D512, NR_D512, 256, 192, 256),
+            3 => f ? new Shape(MR_F512, NR_F512, 256, 192, 512) : new Shape(MR_D512, NR_D512, 128, 192, 512),
             2 => f ? new Shape(MR_F256, NR_F256, 256, 96, 512) : new Shape(MR_D256, NR_D256, 128, 96, 512),
             1 => f ? new Shape(MR_F128, NR_F128, 256, 64, 512) : new Shape(MR_D128, NR_D128, 128, 64, 512),
             _ => new Shape(4, 4, 128, 64, 256),
