@@ -14,6 +14,23 @@ internal static class LessonPlots
         return path;
     }
 
+    private static string Save(Multiplot multiplot, string dir, string file, int width, int height)
+    {
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, file);
+        multiplot.SavePng(path, width, height);
+        return path;
+    }
+
+    // Title, axis labels (null: left as is) and legend corner.
+    private static void Label(Plot plot, string title, string xLabel, string? yLabel, Alignment legend)
+    {
+        plot.Title(title);
+        plot.Axes.Bottom.Label.Text = xLabel;
+        if (yLabel is not null) plot.Axes.Left.Label.Text = yLabel;
+        plot.ShowLegend(legend);
+    }
+
     /// <summary>The two classes, the learned boundary and the max-margin boundary.</summary>
     public static string Perceptron(PerceptronLessonResult r, string dir)
     {
@@ -28,10 +45,7 @@ internal static class LessonPlots
         AddLine(plot, r.Weight, lo, hi, $"perceptron  w = ({r.Weight[0]:0.0}, {r.Weight[1]:0.0}, {r.Weight[2]:0.0})", LinePattern.Solid);
         AddLine(plot, r.MaxMarginDirection, lo, hi, $"max-margin direction (gamma = {r.GammaSearch:0.000})", LinePattern.Dashed);
         plot.Axes.SetLimits(lo, hi, lo, hi);
-        plot.Title($"Perceptron: {r.Updates} updates in {r.Epochs.Count} epochs (bound (R/gamma)^2 = {r.BoundSearch:N0})");
-        plot.Axes.Bottom.Label.Text = "x1";
-        plot.Axes.Left.Label.Text = "x2";
-        plot.ShowLegend(Alignment.UpperRight);
+        Label(plot, $"Perceptron: {r.Updates} updates in {r.Epochs.Count} epochs (bound (R/gamma)^2 = {r.BoundSearch:N0})", "x1", "x2", Alignment.UpperRight);
         return Save(plot, dir, "perceptron.png");
     }
 
@@ -56,10 +70,7 @@ internal static class LessonPlots
         var zeros = plot.Add.Markers(x1.Where((_, i) => !on[i]).ToArray(), x2.Where((_, i) => !on[i]).ToArray(), MarkerShape.FilledSquare, 14, Colors.Cyan);
         zeros.LegendText = "XOR = 0";
         plot.Axes.SetLimits(r.GridAxis[0], r.GridAxis[^1], r.GridAxis[0], r.GridAxis[^1]);
-        plot.Title($"XOR by a {string.Join("-", r.MlpSizes)} sigmoid MLP trained by backprop: P(y = 1)");
-        plot.Axes.Bottom.Label.Text = "x1";
-        plot.Axes.Left.Label.Text = "x2";
-        plot.ShowLegend(Alignment.UpperCenter);
+        Label(plot, $"XOR by a {string.Join("-", r.MlpSizes)} sigmoid MLP trained by backprop: P(y = 1)", "x1", "x2", Alignment.UpperCenter);
         return Save(plot, dir, "xor.png", 760, 640);
     }
 
@@ -73,10 +84,7 @@ internal static class LessonPlots
         var right = multiplot.Subplots.GetPlot(1);
         Curves(left, r.X, r.Target, r.Trained, "H =", "Trained with Adam: 1-H-1 sigmoid network");
         Curves(right, r.X, r.Target, r.Towers.Where((_, i) => i % 2 == 1 || i == r.Towers.Count - 1).Distinct().ToList(), "K =", "Built by hand: K towers (2K sigmoids)");
-        var path = Path.Combine(dir, "universal-approximation.png");
-        Directory.CreateDirectory(dir);
-        multiplot.SavePng(path, 1400, 560);
-        return path;
+        return Save(multiplot, dir, "universal-approximation.png", 1400, 560);
     }
 
     private static void Curves(Plot plot, double[] x, double[] target, IReadOnlyList<Approximation> runs, string unit, string title)
@@ -91,9 +99,7 @@ internal static class LessonPlots
             line.LegendText = $"{unit} {a.Units}: max error {a.MaxError:0.000}";
             line.LineWidth = 1.5f;
         }
-        plot.Title(title);
-        plot.Axes.Bottom.Label.Text = "x";
-        plot.ShowLegend(Alignment.LowerLeft);
+        Label(plot, title, "x", null, Alignment.LowerLeft);
     }
 
     /// <summary>Full-data loss of batch, stochastic and mini-batch GD against updates (left, log scale) and epochs (right).</summary>
@@ -113,24 +119,10 @@ internal static class LessonPlots
             var b = byEpoch.Add.ScatterLine(epochs, run.LossPerUpdate);
             b.LegendText = $"{run.Method}: {run.UpdatesPerEpoch} update{(run.UpdatesPerEpoch == 1 ? "" : "s")}/epoch";
         }
-        byUpdate.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
-        {
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            IntegerTicksOnly = true,
-            LabelFormatter = v => Math.Pow(10, v).ToString("N0"),
-        };
-        byUpdate.Title("Loss vs updates (1 + update number, log scale)");
-        byUpdate.Axes.Bottom.Label.Text = "updates";
-        byUpdate.Axes.Left.Label.Text = "full-data loss (BCE)";
-        byUpdate.ShowLegend(Alignment.LowerLeft);
-        byEpoch.Title("Loss vs epochs");
-        byEpoch.Axes.Bottom.Label.Text = "epochs";
-        byEpoch.Axes.Left.Label.Text = "full-data loss (BCE)";
-        byEpoch.ShowLegend(Alignment.UpperRight);
-        var path = Path.Combine(dir, "gradient-descent.png");
-        Directory.CreateDirectory(dir);
-        multiplot.SavePng(path, 1400, 560);
-        return path;
+        LogAxis(byUpdate.Axes.Bottom, v => Math.Pow(10, v).ToString("N0"));
+        Label(byUpdate, "Loss vs updates (1 + update number, log scale)", "updates", "full-data loss (BCE)", Alignment.LowerLeft);
+        Label(byEpoch, "Loss vs epochs", "epochs", "full-data loss (BCE)", Alignment.UpperRight);
+        return Save(multiplot, dir, "gradient-descent.png", 1400, 560);
     }
 
     /// <summary>Least-squares loss per batch-GD step at three learning rates (log scale).</summary>
@@ -144,10 +136,7 @@ internal static class LessonPlots
             line.LegendText = $"lr = {q.LearningRate:0.0000} = {q.Factor} x 2/lambda_max";
         }
         LogAxis(plot.Axes.Left);
-        plot.Title($"Batch GD on least squares: 2/lambda_max = {r.CriticalRate:0.0000}");
-        plot.Axes.Bottom.Label.Text = "step";
-        plot.Axes.Left.Label.Text = "loss (log scale)";
-        plot.ShowLegend(Alignment.UpperLeft);
+        Label(plot, $"Batch GD on least squares: 2/lambda_max = {r.CriticalRate:0.0000}", "step", "loss (log scale)", Alignment.UpperLeft);
         return Save(plot, dir, "gradient-descent-lr.png");
     }
 
@@ -159,21 +148,18 @@ internal static class LessonPlots
         line.LegendText = "max relative error, float64";
         LogAxis(plot.Axes.Left);
         LogAxis(plot.Axes.Bottom);
-        plot.Title($"Finite differences vs backprop, MLP {string.Join("-", r.Sizes)}: error against step size");
-        plot.Axes.Bottom.Label.Text = "eps";
-        plot.Axes.Left.Label.Text = "max relative error";
-        plot.ShowLegend(Alignment.UpperCenter);
+        Label(plot, $"Finite differences vs backprop, MLP {string.Join("-", r.Sizes)}: error against step size", "eps", "max relative error", Alignment.UpperCenter);
         return Save(plot, dir, "gradcheck.png");
     }
 
-    // Data plotted as log10 values: ticks at powers of ten, labelled as such.
-    private static void LogAxis(IAxis axis)
+    // Data plotted as log10 values: ticks at powers of ten, labelled as such ("1e-3" unless told otherwise).
+    private static void LogAxis(IAxis axis, Func<double, string>? labelFormatter = null)
     {
         axis.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
         {
             MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
             IntegerTicksOnly = true,
-            LabelFormatter = v => $"1e{v:0}",
+            LabelFormatter = labelFormatter ?? (v => $"1e{v:0}"),
         };
     }
 

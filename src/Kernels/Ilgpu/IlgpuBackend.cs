@@ -517,17 +517,8 @@ public sealed partial class IlgpuBackend : IBackend
             throw new ArgumentException($"Gather: x {Shape(x)} and index {Shape(index)} must agree on the outer and inner dimensions.");
         var r = new Rows { Outer = y.Shape[0], N = x.Shape[1], M = y.Shape[1], Inner = y.Shape[2] };
         if (!Elements("Gather", y, out int count)) return;
-        switch (x.DType)
-        {
-            case DType.Float32: RunGather<float>(x, index, y, r, count); break;
-            case DType.Float64: RunGather<double>(x, index, y, r, count); break;
-            default: RunGather<int>(x, index, y, r, count); break;
-        }
+        RunIndexed("Gather", x, index, y, r, count);
     }
-
-    private void RunGather<T>(StridedView x, StridedView index, StridedView y, Rows r, int count) where T : unmanaged =>
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<T>, Rows, Axis3, Axis3, Axis3>>("Gather", "Gather", typeof(T))
-            (_stream, count, View<T>(x), View<int>(index), View<T>(y), r, Axis3.Of(x), Axis3.Of(index), Axis3.Of(y));
 
     /// <inheritdoc />
     public void ScatterAdd(StridedView src, StridedView index, StridedView y)
@@ -542,17 +533,23 @@ public sealed partial class IlgpuBackend : IBackend
             throw new ArgumentException($"ScatterAdd: src {Shape(src)} and y {Shape(y)} must agree on the outer and inner dimensions.");
         var r = new Rows { Outer = y.Shape[0], N = y.Shape[1], M = src.Shape[1], Inner = y.Shape[2] };
         if (!Elements("ScatterAdd", y, out int count)) return;
-        switch (src.DType)
+        RunIndexed("ScatterAdd", src, index, y, r, count);
+    }
+
+    // Gather and ScatterAdd launch alike: kernel op<x dtype>(x, index, y) on count threads.
+    private void RunIndexed(string op, StridedView x, StridedView index, StridedView y, Rows r, int count)
+    {
+        switch (x.DType)
         {
-            case DType.Float32: RunScatter<float>(src, index, y, r, count); break;
-            case DType.Float64: RunScatter<double>(src, index, y, r, count); break;
-            default: RunScatter<int>(src, index, y, r, count); break;
+            case DType.Float32: RunIndexed<float>(op, x, index, y, r, count); break;
+            case DType.Float64: RunIndexed<double>(op, x, index, y, r, count); break;
+            default: RunIndexed<int>(op, x, index, y, r, count); break;
         }
     }
 
-    private void RunScatter<T>(StridedView src, StridedView index, StridedView y, Rows r, int count) where T : unmanaged =>
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<T>, Rows, Axis3, Axis3, Axis3>>("ScatterAdd", "ScatterAdd", typeof(T))
-            (_stream, count, View<T>(src), View<int>(index), View<T>(y), r, Axis3.Of(src), Axis3.Of(index), Axis3.Of(y));
+    private void RunIndexed<T>(string op, StridedView x, StridedView index, StridedView y, Rows r, int count) where T : unmanaged =>
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<T>, Rows, Axis3, Axis3, Axis3>>(op, op, typeof(T))
+            (_stream, count, View<T>(x), View<int>(index), View<T>(y), r, Axis3.Of(x), Axis3.Of(index), Axis3.Of(y));
 
     // ---- lifetime ----------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 using GpuNet.Kernels;
 using GpuNet.Kernels.Ilgpu;
 using Xunit;
+using ReferenceOps = GpuNet.Tests.Backends.ReferenceOps;
 
 namespace GpuNet.Tests.Ilgpu;
 
@@ -54,29 +55,9 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fx)
             using var xb = Upload(x, out var xd);
             using var yb = Upload(y, out var yd);
             _be.Unary(op, xd, yd, alpha, beta);
-            y.AssertDevice(_be, yd, c => UnaryRef(op, x[c], alpha, beta, dtype), HostView.Tol(dtype), dtype == DType.Float32 ? 1e-6 : 1e-13, $"{op} {dtype} x {x}");
+            y.AssertDevice(_be, yd, c => ReferenceOps.Unary(op, x[c], alpha, beta), HostView.Tol(dtype), dtype == DType.Float32 ? 1e-6 : 1e-13, $"{op} {dtype} x {x}");
         }
     }
-
-    private static double UnaryRef(UnaryOp op, double x, double a, double b, DType dtype) => op switch
-    {
-        UnaryOp.Neg => -x,
-        UnaryOp.Abs => Math.Abs(x),
-        UnaryOp.Sign => Math.Sign(x),
-        UnaryOp.Exp => Math.Exp(x),
-        UnaryOp.Log => Math.Log(x),
-        UnaryOp.Sqrt => Math.Sqrt(x),
-        UnaryOp.Sin => Math.Sin(x),
-        UnaryOp.Cos => Math.Cos(x),
-        UnaryOp.Sigmoid => 1 / (1 + Math.Exp(-x)),
-        UnaryOp.Tanh => Math.Tanh(x),
-        UnaryOp.Relu => Math.Max(x, 0),
-        UnaryOp.Reciprocal => 1 / x,
-        UnaryOp.PowScalar => Math.Pow(x, a),
-        UnaryOp.Affine => a * x + b,
-        UnaryOp.Clamp => Math.Min(Math.Max(x, a), dtype == DType.Int32 && double.IsPositiveInfinity(b) ? int.MaxValue : b),
-        _ => throw new ArgumentOutOfRangeException(nameof(op)),
-    };
 
     public static TheoryData<BinaryOp, DType> BinaryCases()
     {
@@ -107,27 +88,9 @@ public sealed class IlgpuBackendTests(IlgpuCpuFixture fx)
             using var bb = Upload(b, out var bd);
             using var yb = Upload(y, out var yd);
             _be.Binary(op, ad, bd, yd);
-            y.AssertDevice(_be, yd, c => BinaryRef(op, a[c], b[c]), HostView.Tol(dtype), dtype == DType.Float32 ? 1e-6 : 1e-13, $"{op} {dtype} a {a} b {b}");
+            y.AssertDevice(_be, yd, c => ReferenceOps.Binary(op, a[c], b[c]), HostView.Tol(dtype), dtype == DType.Float32 ? 1e-6 : 1e-13, $"{op} {dtype} a {a} b {b}");
         }
     }
-
-    private static double BinaryRef(BinaryOp op, double a, double b) => op switch
-    {
-        BinaryOp.Add => a + b,
-        BinaryOp.Sub => a - b,
-        BinaryOp.Mul => a * b,
-        BinaryOp.Div => a / b,
-        BinaryOp.Pow => Math.Pow(a, b),
-        BinaryOp.Maximum => Math.Max(a, b),
-        BinaryOp.Minimum => Math.Min(a, b),
-        BinaryOp.Gt => a > b ? 1 : 0,
-        BinaryOp.Ge => a >= b ? 1 : 0,
-        BinaryOp.Lt => a < b ? 1 : 0,
-        BinaryOp.Le => a <= b ? 1 : 0,
-        BinaryOp.Eq => a == b ? 1 : 0,
-        BinaryOp.Ne => a != b ? 1 : 0,
-        _ => throw new ArgumentOutOfRangeException(nameof(op)),
-    };
 
     [Fact]
     public void NaN_PropagatesThroughMaximumMinimumReluClamp()

@@ -1,46 +1,11 @@
 using GpuNet.Kernels;
 using Xunit;
+using ReferenceOps = GpuNet.Tests.Backends.ReferenceOps;
 
 namespace GpuNet.Tests.Managed;
 
 public class ManagedElementwiseTests
 {
-    private static double RefUnary(UnaryOp op, double x, double a, double b) => op switch
-    {
-        UnaryOp.Neg => -x,
-        UnaryOp.Abs => Math.Abs(x),
-        UnaryOp.Sign => Math.Sign(x),
-        UnaryOp.Exp => Math.Exp(x),
-        UnaryOp.Log => Math.Log(x),
-        UnaryOp.Sqrt => Math.Sqrt(x),
-        UnaryOp.Sin => Math.Sin(x),
-        UnaryOp.Cos => Math.Cos(x),
-        UnaryOp.Sigmoid => 1 / (1 + Math.Exp(-x)),
-        UnaryOp.Tanh => Math.Tanh(x),
-        UnaryOp.Relu => Math.Max(x, 0),
-        UnaryOp.Reciprocal => 1 / x,
-        UnaryOp.PowScalar => Math.Pow(x, a),
-        UnaryOp.Affine => a * x + b,
-        _ => Math.Min(Math.Max(x, a), b),
-    };
-
-    private static double RefBinary(BinaryOp op, double a, double b) => op switch
-    {
-        BinaryOp.Add => a + b,
-        BinaryOp.Sub => a - b,
-        BinaryOp.Mul => a * b,
-        BinaryOp.Div => a / b,
-        BinaryOp.Pow => Math.Pow(a, b),
-        BinaryOp.Maximum => double.IsNaN(a) || double.IsNaN(b) ? double.NaN : Math.Max(a, b),
-        BinaryOp.Minimum => double.IsNaN(a) || double.IsNaN(b) ? double.NaN : Math.Min(a, b),
-        BinaryOp.Gt => a > b ? 1 : 0,
-        BinaryOp.Ge => a >= b ? 1 : 0,
-        BinaryOp.Lt => a < b ? 1 : 0,
-        BinaryOp.Le => a <= b ? 1 : 0,
-        BinaryOp.Eq => a == b ? 1 : 0,
-        _ => a != b ? 1 : 0,
-    };
-
     public static TheoryData<UnaryOp> UnaryOps() => new(Enum.GetValues<UnaryOp>());
     public static TheoryData<BinaryOp> BinaryOps() => new(Enum.GetValues<BinaryOp>());
 
@@ -63,11 +28,11 @@ public class ManagedElementwiseTests
             var got = dbl ? M.Read<double>(yb) : M.Read<float>(yb).Select(v => (double)v).ToArray();
             for (int i = 0; i < c; i++)
                 for (int j = 0; j < r; j++)
-                    M.Close(RefUnary(op, host[j * c + i], alpha, beta), got[i * r + j], dbl ? 1e-14 : 2e-6, $"{op} at [{i},{j}] (double={dbl})");
+                    M.Close(ReferenceOps.Unary(op, host[j * c + i], alpha, beta), got[i * r + j], dbl ? 1e-14 : 2e-6, $"{op} at [{i},{j}] (double={dbl})");
             // Contiguous, in place.
             M.B.Unary(op, M.V(xb, [r * c]), M.V(xb, [r * c]), alpha, beta);
             got = dbl ? M.Read<double>(xb) : M.Read<float>(xb).Select(v => (double)v).ToArray();
-            for (int i = 0; i < r * c; i++) M.Close(RefUnary(op, host[i], alpha, beta), got[i], dbl ? 1e-14 : 2e-6, $"{op} in place at {i}");
+            for (int i = 0; i < r * c; i++) M.Close(ReferenceOps.Unary(op, host[i], alpha, beta), got[i], dbl ? 1e-14 : 2e-6, $"{op} in place at {i}");
         }
     }
 
@@ -86,14 +51,14 @@ public class ManagedElementwiseTests
         var got = M.Read<double>(y);
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 5; j++)
-                M.Close(RefBinary(op, ad[i], bd[j]), got[i * 5 + j], 1e-15, $"{op} [{i},{j}]");
+                M.Close(ReferenceOps.Binary(op, ad[i], bd[j]), got[i * 5 + j], 1e-15, $"{op} [{i},{j}]");
         // Scalar on the left against a dense row (the TensorPrimitives scalar overloads), float32.
         var af = M.Buf(new[] { 1.25f });
         var bf = M.Buf(bd.Select(v => (float)v).ToArray());
         var yf = M.Empty<float>(5);
         M.B.Binary(op, M.V(af, [5], [0]), M.V(bf, [5]), M.V(yf, [5]));
         var gf = M.Read<float>(yf);
-        for (int j = 0; j < 5; j++) M.Close(RefBinary(op, 1.25, (float)bd[j]), gf[j], 2e-6, $"{op} scalar-left [{j}]");
+        for (int j = 0; j < 5; j++) M.Close(ReferenceOps.Binary(op, 1.25, (float)bd[j]), gf[j], 2e-6, $"{op} scalar-left [{j}]");
     }
 
     [Fact]
