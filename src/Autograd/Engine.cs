@@ -68,7 +68,13 @@ public static class Engine
             }
             if (node is LeafNode<T> leaf)
             {
-                if (capture is null) leaf.Accumulate(grad);
+                // A gradient only the engine holds can be handed over instead of copied.
+                bool mayAdopt = !createGraph && !callerOwned.Contains(grad) && refs.TryGetValue(grad, out int holders) && holders == 1;
+                if (capture is null && leaf.Accumulate(grad, mayAdopt))
+                {
+                    refs.Remove(grad);
+                    continue;
+                }
             }
             else if (needed is null || node.Inputs.Any(input => input is not null && needed.Contains(input)))
             {

@@ -90,6 +90,12 @@ public interface IBackend : IDisposable
     // primitives above (same results, more launches); backends override them with fused kernels.
 
     /// <summary>
+    /// y ← y + alpha·x in place (axpy), x broadcast to y's shape through zero strides: gradient
+    /// accumulation and the optimizers' updates.
+    /// </summary>
+    void AddScaled(StridedView y, StridedView x, double alpha) => ComposedOps.AddScaled(this, y, x, alpha);
+
+    /// <summary>
     /// c = activation(a·b + bias): <see cref="MatMul"/> with its epilogue. <paramref name="bias"/>, when
     /// given, is already broadcast to c's shape [batch, m, n] (typically strides [0, 0, 1]).
     /// </summary>

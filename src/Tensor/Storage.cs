@@ -17,6 +17,9 @@ internal sealed class Storage
 
     public Device Device => Buffer.Device;
 
+    /// <summary>True when one tensor object alone uses this storage.</summary>
+    public bool IsExclusive => Volatile.Read(ref _refs) == 1;
+
     public void AddRef()
     {
         if (Interlocked.Increment(ref _refs) <= 1)

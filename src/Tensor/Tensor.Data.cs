@@ -122,14 +122,7 @@ public sealed partial class Tensor
         CheckSameDevice("AddInPlace", this, other);
         if (other.DType != DType) throw new ArgumentException($"AddInPlace: dtypes {DType.Name()} and {other.DType.Name()} differ.");
         if (NumElements == 0) return this;
-        var src = other.BroadcastView("AddInPlace", Shape);
-        if (alpha == 1) Backend.Binary(BinaryOp.Add, AsView(), src, AsView());
-        else
-        {
-            using var scaled = Empty(Shape, DType, Device);
-            Backend.Unary(UnaryOp.Affine, src, scaled.AsView(), alpha, 0);
-            Backend.Binary(BinaryOp.Add, AsView(), scaled.AsView(), AsView());
-        }
+        Backend.AddScaled(AsView(), other.BroadcastView("AddInPlace", Shape), alpha);
         return this;
     }
 

@@ -208,13 +208,21 @@ public sealed partial class Tensor : IDisposable
         return this;
     }
 
-    private void AccumulateGrad(Tensor g)
+    private bool AccumulateGrad(Tensor g, bool mayAdopt)
     {
-        // Gradients arrive engine-owned and possibly shared with other leaves or views, so a leaf
-        // keeps its own copy; later gradients are added into it in place.
         using var suspend = TensorScope.Suspend();
         if (Grad is null || Grad.IsDisposed)
         {
+            // A dense gradient nobody else can see (the engine's only reference, its storage
+            // unshared) becomes the leaf's gradient as it is; anything else is copied, since it may
+            // be shared with other leaves or views. Later gradients are added in place.
+            if (mayAdopt && !GradMode.IsEnabled && g.GradFn is null && g._graphSource is null && g.IsContiguous
+                && g._storage.IsExclusive && g.DType == DType && g.Device == Device && ShapeUtil.SameShape(g.Shape, Shape))
+            {
+                g.Scope?.Unregister(g);
+                Grad = g;
+                return true;
+            }
             Grad = GradMode.IsEnabled ? g.Clone() : g.Contiguous(forceCopy: true);
             if (!ShapeUtil.SameShape(Grad.Shape, Shape))
                 throw new InvalidOperationException($"Backward: gradient of shape {ShapeUtil.Format(g.Shape)} reached a leaf of shape {ShapeUtil.Format(Shape)} (an op's VJP is wrong).");
@@ -225,5 +233,6 @@ public sealed partial class Tensor : IDisposable
             Grad = old + g;
         }
         else Grad.AddInPlace(g);
+        return false;
     }
 }

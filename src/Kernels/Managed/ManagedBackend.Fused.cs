@@ -7,6 +7,32 @@ namespace GpuNet.Kernels.Managed;
 public sealed unsafe partial class ManagedBackend
 {
     /// <inheritdoc />
+    /// <remarks>Dense same-layout operands take one fused multiply-add pass; anything else the scaled-copy-then-add path.</remarks>
+    public void AddScaled(StridedView y, StridedView x, double alpha)
+    {
+        const string op = "AddScaled";
+        CheckView(y, op);
+        CheckView(x, op);
+        CheckSameDType(op, x, y);
+        if (y.Count == 0) return;
+        bool dense = y.IsContiguous && x.IsContiguous && x.Count == y.Count;
+        if (dense && y.DType == DType.Float32)
+        {
+            var ys = Ptr<float>(y);
+            var span = new Span<float>(ys, checked((int)y.Count));
+            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(Ptr<float>(x), span.Length), (float)alpha, span, span);
+            return;
+        }
+        if (dense && y.DType == DType.Float64)
+        {
+            var span = new Span<double>(Ptr<double>(y), checked((int)y.Count));
+            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<double>(Ptr<double>(x), span.Length), alpha, span, span);
+            return;
+        }
+        ComposedOps.AddScaled(this, y, x, alpha);
+    }
+
+    /// <inheritdoc />
     /// <remarks>
     /// One pass per row: the maximum, then the exponentials written straight into the gradient row
     /// (or a stack chunk when no gradient is wanted), their sum, the loss and the scaling.
