@@ -19,4 +19,16 @@ public static class ComposedOps
         backend.Unary(UnaryOp.Affine, x, scaled, alpha, 0);
         backend.Binary(BinaryOp.Add, y, scaled, y);
     }
+
+    /// <summary>SGD with momentum through three in-place passes (copy or scale, axpy into the buffer, axpy into the parameter).</summary>
+    public static void SgdMomentumStep(IBackend backend, StridedView param, StridedView grad, StridedView buffer, double learningRate, double momentum, double dampening, bool firstStep)
+    {
+        if (firstStep) backend.Copy(grad, buffer);
+        else
+        {
+            backend.Unary(UnaryOp.Affine, buffer, buffer, momentum, 0);
+            backend.AddScaled(buffer, grad, 1 - dampening);
+        }
+        backend.AddScaled(param, buffer, -learningRate);
+    }
 }

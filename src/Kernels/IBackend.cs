@@ -96,6 +96,13 @@ public interface IBackend : IDisposable
     void AddScaled(StridedView y, StridedView x, double alpha) => ComposedOps.AddScaled(this, y, x, alpha);
 
     /// <summary>
+    /// One SGD-with-momentum update in place, PyTorch's formula without Nesterov or weight decay:
+    /// b ← g on the first step, else b ← μ·b + (1 − τ)·g; then p ← p − lr·b. All three views have one shape and dtype.
+    /// </summary>
+    void SgdMomentumStep(StridedView param, StridedView grad, StridedView buffer, double learningRate, double momentum, double dampening, bool firstStep) =>
+        ComposedOps.SgdMomentumStep(this, param, grad, buffer, learningRate, momentum, dampening, firstStep);
+
+    /// <summary>
     /// c = activation(a·b + bias): <see cref="MatMul"/> with its epilogue. <paramref name="bias"/>, when
     /// given, is already broadcast to c's shape [batch, m, n] (typically strides [0, 0, 1]).
     /// </summary>

@@ -185,4 +185,25 @@ public static class Functional
         if (param.NumElements == 0) return;
         param.Backend.AdamStep(param.AsView(), grad.AsView(), m.AsView(), v.AsView(), hyperparameters);
     }
+
+    /// <summary>
+    /// One SGD-with-momentum update in place (PyTorch's formula without Nesterov or weight decay):
+    /// buffer ← grad on the first step, else buffer ← momentum·buffer + (1 − dampening)·grad; then
+    /// param ← param − lr·buffer. Not recorded.
+    /// </summary>
+    public static void SgdMomentumStep(Tensor param, Tensor grad, Tensor buffer, double learningRate, double momentum, double dampening, bool firstStep)
+    {
+        const string op = "SgdMomentumStep";
+        foreach (var t in new[] { param, grad, buffer })
+        {
+            ArgumentNullException.ThrowIfNull(t);
+            t.ThrowIfDisposed(op);
+            Tensor.CheckSameDevice(op, param, t);
+            if (!ShapeUtil.SameShape(t.Shape, param.Shape) || t.DType != param.DType)
+                throw new ArgumentException($"{op}: param {ShapeUtil.Format(param.Shape)} {param.DType.Name()} and a state or gradient tensor {ShapeUtil.Format(t.Shape)} {t.DType.Name()} must match in shape and dtype.");
+        }
+        if (!param.DType.IsFloating()) throw new ArgumentException($"{op}: parameters must be floating; got {param.DType.Name()}.");
+        if (param.NumElements == 0) return;
+        param.Backend.SgdMomentumStep(param.AsView(), grad.AsView(), buffer.AsView(), learningRate, momentum, dampening, firstStep);
+    }
 }

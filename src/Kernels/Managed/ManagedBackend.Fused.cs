@@ -34,6 +34,51 @@ public sealed unsafe partial class ManagedBackend
 
     /// <inheritdoc />
     /// <remarks>
+    /// Dense operands go through in L1-sized blocks, all three updates per block, so memory is read
+    /// once; other layouts take the composed passes.
+    /// </remarks>
+    public void SgdMomentumStep(StridedView param, StridedView grad, StridedView buffer, double learningRate, double momentum, double dampening, bool firstStep)
+    {
+        const string op = "SgdMomentumStep";
+        CheckView(param, op);
+        CheckView(grad, op);
+        CheckView(buffer, op);
+        CheckSameDType(op, param, grad);
+        CheckSameDType(op, param, buffer);
+        bool dense = param.IsContiguous && grad.IsContiguous && buffer.IsContiguous && grad.Count == param.Count && buffer.Count == param.Count;
+        if (!dense || !param.DType.IsFloating())
+        {
+            ComposedOps.SgdMomentumStep(this, param, grad, buffer, learningRate, momentum, dampening, firstStep);
+            return;
+        }
+        int n = checked((int)param.Count);
+        if (param.DType == DType.Float32)
+            SgdBlocks(Ptr<float>(param), Ptr<float>(grad), Ptr<float>(buffer), n, (float)learningRate, (float)momentum, (float)(1 - dampening), firstStep);
+        else
+            SgdBlocks(Ptr<double>(param), Ptr<double>(grad), Ptr<double>(buffer), n, learningRate, momentum, 1 - dampening, firstStep);
+    }
+
+    private static void SgdBlocks<T>(T* p, T* g, T* b, int n, T lr, T momentum, T gradScale, bool firstStep) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int Block = 2048;
+        for (int start = 0; start < n; start += Block)
+        {
+            int len = Math.Min(Block, n - start);
+            var ps = new Span<T>(p + start, len);
+            var gs = new ReadOnlySpan<T>(g + start, len);
+            var bs = new Span<T>(b + start, len);
+            if (firstStep) gs.CopyTo(bs);
+            else
+            {
+                TensorPrimitives.Multiply(bs, momentum, bs);
+                TensorPrimitives.MultiplyAdd(gs, gradScale, bs, bs);
+            }
+            TensorPrimitives.MultiplyAdd(bs, -lr, ps, ps);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
     /// One pass per row: the maximum, then the exponentials written straight into the gradient row
     /// (or a stack chunk when no gradient is wanted), their sum, the loss and the scaling.
     /// </remarks>

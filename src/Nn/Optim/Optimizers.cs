@@ -48,6 +48,11 @@ public sealed class SGD : Optimizer
     /// <summary>The per-parameter SGD math (in place on <paramref name="param"/> and <paramref name="buffer"/>).</summary>
     internal static void SgdUpdate(Tensor param, Tensor grad, Tensor? buffer, bool firstStep, double lr, double momentum, double dampening, bool nesterov, double weightDecay)
     {
+        if (buffer is not null && weightDecay == 0 && !nesterov)
+        {
+            Functional.SgdMomentumStep(param, grad, buffer, lr, momentum, dampening, firstStep);
+            return;
+        }
         var d = grad;
         if (weightDecay != 0 || nesterov)
         {
