@@ -72,9 +72,16 @@ public sealed partial class Tensor
         ThrowIfDisposed("To");
         ArgumentNullException.ThrowIfNull(device);
         if (device == Device) return this;
-        using var dense = Contiguous(forceCopy: true);
+        var dense = Contiguous(); // staged from this tensor's own memory when it is already dense
         var y = Empty(Shape, DType, device, "To");
-        if (NumElements > 0) TransferTo(dense, y);
+        try
+        {
+            if (NumElements > 0) TransferTo(dense, y);
+        }
+        finally
+        {
+            if (dense != this) dense.Dispose();
+        }
         var from = Device;
         return Record(y, $"To({device})", [this], g => [g.To(from)]);
     }
