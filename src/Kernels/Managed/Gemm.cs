@@ -184,11 +184,11 @@ internal static unsafe partial class Gemm
             {
                 int kc = Math.Min(kcMax, k - pc);
                 bool last = pc + kc >= k;
-                PackB(kc, ncur, s.NR, b.P + pc * b.Rs + jc * b.Cs, b.Rs, b.Cs, pb);
+                PackPanels(ncur, kc, s.NR, b.P + pc * b.Rs + jc * b.Cs, b.Cs, b.Rs, pb);
                 for (int ic = 0; ic < m; ic += mc)
                 {
                     int mcur = Math.Min(mc, m - ic);
-                    PackA(mcur, kc, s.MR, a.P + ic * a.Rs + pc * a.Cs, a.Rs, a.Cs, pa);
+                    PackPanels(mcur, kc, s.MR, a.P + ic * a.Rs + pc * a.Cs, a.Rs, a.Cs, pa);
                     for (int ir = 0; ir < mcur; ir += s.MR)
                     {
                         int mr = Math.Min(s.MR, mcur - ir);
@@ -260,76 +260,44 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// Packs an mc×kc block of A into MR-high panels, each laid out k-major ([kc][MR]) so the
-    /// micro-kernel reads MR consecutive values per step; rows past mc are zero.
+    /// Packs <paramref name="count"/> lines of length <paramref name="kc"/> (the rows of an A block,
+    /// or the columns of a B block) into panels of <paramref name="width"/> lines, each laid out
+    /// k-major ([kc][width]) so the micro-kernel reads <paramref name="width"/> consecutive values per
+    /// step; lines past <paramref name="count"/> are zero so edge tiles run the full-width kernel.
+    /// <paramref name="lineStride"/> steps from one line to the next, <paramref name="kStride"/> along k.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackA<T>(int mc, int kc, int MR, T* a, long rs, long cs, T* dst) where T : unmanaged, INumber<T>
+    private static void PackPanels<T>(int count, int kc, int width, T* src0, long lineStride, long kStride, T* dst) where T : unmanaged, INumber<T>
     {
-        for (int i0 = 0; i0 < mc; i0 += MR)
+        for (int l0 = 0; l0 < count; l0 += width)
         {
-            int rows = Math.Min(MR, mc - i0);
-            T* d = dst + i0 * kc;
-            T* src = a + i0 * rs;
-            if (rows == MR && rs == 1)
+            int lines = Math.Min(width, count - l0);
+            T* d = dst + l0 * kc;
+            T* src = src0 + l0 * lineStride;
+            if (lineStride == 1)
             {
-                // Column-contiguous A (a transposed operand): each k step is one dense copy.
-                for (int p = 0; p < kc; p++)
-                    new ReadOnlySpan<T>(src + p * cs, MR).CopyTo(new Span<T>(d + p * MR, MR));
-                continue;
-            }
-            if (cs == 1)
-            {
-                // Row-major A: each row is a contiguous run along k.
-                PackTransposed(rows, kc, MR, src, rs, d);
-                continue;
-            }
-            for (int r = 0; r < rows; r++)
-            {
-                T* row = src + r * rs;
-                T* dr = d + r;
-                for (int p = 0; p < kc; p++) dr[p * MR] = row[p * cs];
-            }
-            for (int r = rows; r < MR; r++)
-                for (int p = 0; p < kc; p++) d[p * MR + r] = T.Zero;
-        }
-    }
-
-    /// <summary>
-    /// Packs a kc×nc block of B into NR-wide panels laid out [kc][NR]; columns past nc are zero so
-    /// edge tiles run the same full-width kernel.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackB<T>(int kc, int nc, int NR, T* b, long rs, long cs, T* dst) where T : unmanaged, INumber<T>
-    {
-        for (int j0 = 0; j0 < nc; j0 += NR)
-        {
-            int cols = Math.Min(NR, nc - j0);
-            T* d = dst + j0 * kc;
-            T* src = b + j0 * cs;
-            if (cs == 1)
-            {
+                // The lines sit side by side (A transposed, B row-major): each k step is one dense copy.
                 for (int p = 0; p < kc; p++)
                 {
-                    new ReadOnlySpan<T>(src + p * rs, cols).CopyTo(new Span<T>(d + p * NR, cols));
-                    for (int j = cols; j < NR; j++) d[p * NR + j] = T.Zero;
+                    new ReadOnlySpan<T>(src + p * kStride, lines).CopyTo(new Span<T>(d + p * width, lines));
+                    for (int l = lines; l < width; l++) d[p * width + l] = T.Zero;
                 }
                 continue;
             }
-            if (rs == 1)
+            if (kStride == 1)
             {
-                // Transposed B (x·Wᵀ): each column is a contiguous run along k.
-                PackTransposed(cols, kc, NR, src, cs, d);
+                // Each line is a contiguous run along k (A row-major, B transposed as in x·Wᵀ).
+                PackTransposed(lines, kc, width, src, lineStride, d);
                 continue;
             }
-            for (int j = 0; j < cols; j++)
+            for (int l = 0; l < lines; l++)
             {
-                T* col = src + j * cs;
-                T* dc = d + j;
-                for (int p = 0; p < kc; p++) dc[p * NR] = col[p * rs];
+                T* line = src + l * lineStride;
+                T* dl = d + l;
+                for (int p = 0; p < kc; p++) dl[p * width] = line[p * kStride];
             }
-            for (int j = cols; j < NR; j++)
-                for (int p = 0; p < kc; p++) d[p * NR + j] = T.Zero;
+            for (int l = lines; l < width; l++)
+                for (int p = 0; p < kc; p++) d[p * width + l] = T.Zero;
         }
     }
 
