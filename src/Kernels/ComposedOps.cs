@@ -2,7 +2,8 @@ namespace GpuNet.Kernels;
 
 /// <summary>
 /// Fused ops written in the primitive ops: the default bodies of <see cref="IBackend"/>'s fused
-/// members, and the fallback a backend's fused kernel takes for layouts it does not specialise.
+/// members (same results as a fused kernel, more launches), and the fallback a backend's fused
+/// kernel takes for layouts it does not specialise.
 /// </summary>
 public static class ComposedOps
 {
@@ -30,5 +31,65 @@ public static class ComposedOps
             backend.AddScaled(buffer, grad, 1 - dampening);
         }
         backend.AddScaled(param, buffer, -learningRate);
+    }
+
+    /// <summary>Default body of <see cref="IBackend.MatMulEpilogue"/>: the product, then the bias and the activation in place.</summary>
+    public static void MatMulEpilogue(IBackend backend, StridedView a, StridedView b, StridedView c, StridedView? bias, Activation activation)
+    {
+        backend.MatMul(a, b, c);
+        if (bias is { } bv) backend.Binary(BinaryOp.Add, c, bv, c);
+        if (activation.ToUnaryOp() is { } op) backend.Unary(op, c, c);
+    }
+
+    /// <summary>Default body of <see cref="IBackend.SoftmaxCrossEntropy"/>: log-softmax into a temporary, gather at the labels, negate; exp and a scatter of −1 for the gradient.</summary>
+    public static void SoftmaxCrossEntropy(IBackend backend, StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)
+    {
+        int rows = logits.Shape[0], classes = logits.Shape[1];
+        using var logp = backend.Allocate(logits.DType, (long)rows * classes);
+        var logp3 = StridedView.Contiguous(logp, [rows, classes, 1]);
+        backend.Softmax(new StridedView(logits.Buffer, [rows, classes, 1], [logits.Strides[0], logits.Strides[1], 0], logits.Offset), logp3, log: true);
+        var index3 = new StridedView(labels.Buffer, [rows, 1, 1], [labels.Strides[0], 0, 0], labels.Offset);
+        var losses3 = new StridedView(losses.Buffer, [rows, 1, 1], [losses.Strides[0], 0, 0], losses.Offset);
+        backend.Gather(logp3, index3, losses3);
+        backend.Unary(UnaryOp.Neg, losses, losses);
+        if (gradient is not { } g) return;
+        var g3 = new StridedView(g.Buffer, [rows, classes, 1], [g.Strides[0], g.Strides[1], 0], g.Offset);
+        backend.Unary(UnaryOp.Exp, logp3, g3);
+        using var minusOne = backend.Allocate(logits.DType, 1);
+        var m1 = new StridedView(minusOne, [rows, 1, 1], [0, 0, 0], 0);
+        backend.Fill(StridedView.Contiguous(minusOne, [1]), -1);
+        backend.ScatterAdd(m1, index3, g3);
+    }
+
+    /// <summary>Default body of <see cref="IBackend.AdamStep"/>: the update in thirteen elementwise launches through two temporaries.</summary>
+    public static void AdamStep(IBackend backend, StridedView param, StridedView grad, StridedView m, StridedView v, AdamParameters hp)
+    {
+        using var tmpBuffer = backend.Allocate(param.DType, param.Count);
+        var tmp = StridedView.Contiguous(tmpBuffer, param.Shape);
+        var g = grad;
+        if (hp.WeightDecay != 0 && !hp.Decoupled)
+        {
+            backend.Unary(UnaryOp.Affine, param, tmp, hp.WeightDecay, 0);
+            backend.Binary(BinaryOp.Add, tmp, grad, tmp);
+            g = tmp;
+        }
+        if (hp.WeightDecay != 0 && hp.Decoupled) backend.Unary(UnaryOp.Affine, param, param, 1 - hp.LearningRate * hp.WeightDecay, 0);
+        // m ← β₁m + (1−β₁)g, as m·β₁ then += (1−β₁)g through the scratch buffer.
+        using var scratchBuffer = backend.Allocate(param.DType, param.Count);
+        var scratch = StridedView.Contiguous(scratchBuffer, param.Shape);
+        backend.Unary(UnaryOp.Affine, g, scratch, 1 - hp.Beta1, 0);
+        backend.Unary(UnaryOp.Affine, m, m, hp.Beta1, 0);
+        backend.Binary(BinaryOp.Add, m, scratch, m);
+        backend.Binary(BinaryOp.Mul, g, g, scratch);
+        backend.Unary(UnaryOp.Affine, scratch, scratch, 1 - hp.Beta2, 0);
+        backend.Unary(UnaryOp.Affine, v, v, hp.Beta2, 0);
+        backend.Binary(BinaryOp.Add, v, scratch, v);
+        double bc1 = 1 - Math.Pow(hp.Beta1, hp.Step), bc2 = 1 - Math.Pow(hp.Beta2, hp.Step);
+        // denominator = √v / √bc2 + ε; update = (lr / bc1) · m / denominator
+        backend.Unary(UnaryOp.Sqrt, v, scratch);
+        backend.Unary(UnaryOp.Affine, scratch, scratch, 1 / Math.Sqrt(bc2), hp.Epsilon);
+        backend.Binary(BinaryOp.Div, m, scratch, scratch);
+        backend.Unary(UnaryOp.Affine, scratch, scratch, -hp.LearningRate / bc1, 0);
+        backend.Binary(BinaryOp.Add, param, scratch, param);
     }
 }

@@ -106,70 +106,22 @@ public interface IBackend : IDisposable
     /// c = activation(a·b + bias): <see cref="MatMul"/> with its epilogue. <paramref name="bias"/>, when
     /// given, is already broadcast to c's shape [batch, m, n] (typically strides [0, 0, 1]).
     /// </summary>
-    void MatMulEpilogue(StridedView a, StridedView b, StridedView c, StridedView? bias, Activation activation)
-    {
-        MatMul(a, b, c);
-        if (bias is { } bv) Binary(BinaryOp.Add, c, bv, c);
-        if (activation.ToUnaryOp() is { } op) Unary(op, c, c);
-    }
+    void MatMulEpilogue(StridedView a, StridedView b, StridedView c, StridedView? bias, Activation activation) =>
+        ComposedOps.MatMulEpilogue(this, a, b, c, bias, activation);
 
     /// <summary>
     /// Softmax cross-entropy per row, from logits [rows, classes] and Int32 labels [rows] (in range):
     /// losses[r] = log Σⱼ exp(logits[r, j]) − logits[r, labels[r]], and, when <paramref name="gradient"/>
     /// is given, gradient[r] = softmax(logits[r]) − onehot(labels[r]) (∂loss[r]/∂logits[r], unscaled).
     /// </summary>
-    void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)
-    {
-        int rows = logits.Shape[0], classes = logits.Shape[1];
-        using var logp = Allocate(logits.DType, (long)rows * classes);
-        var logp3 = StridedView.Contiguous(logp, [rows, classes, 1]);
-        Softmax(new StridedView(logits.Buffer, [rows, classes, 1], [logits.Strides[0], logits.Strides[1], 0], logits.Offset), logp3, log: true);
-        var index3 = new StridedView(labels.Buffer, [rows, 1, 1], [labels.Strides[0], 0, 0], labels.Offset);
-        var losses3 = new StridedView(losses.Buffer, [rows, 1, 1], [losses.Strides[0], 0, 0], losses.Offset);
-        Gather(logp3, index3, losses3);
-        Unary(UnaryOp.Neg, losses, losses);
-        if (gradient is not { } g) return;
-        var g3 = new StridedView(g.Buffer, [rows, classes, 1], [g.Strides[0], g.Strides[1], 0], g.Offset);
-        Unary(UnaryOp.Exp, logp3, g3);
-        using var minusOne = Allocate(logits.DType, 1);
-        var m1 = new StridedView(minusOne, [rows, 1, 1], [0, 0, 0], 0);
-        Fill(StridedView.Contiguous(minusOne, [1]), -1);
-        ScatterAdd(m1, index3, g3);
-    }
+    void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient) =>
+        ComposedOps.SoftmaxCrossEntropy(this, logits, labels, losses, gradient);
 
     /// <summary>
     /// One Adam (or AdamW) update in place, exactly PyTorch's formulas: g' = g + wd·p (Adam) or
     /// p ← p·(1 − lr·wd) (AdamW); m ← β₁m + (1−β₁)g'; v ← β₂v + (1−β₂)g'²;
     /// p ← p − lr · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε). All four views have one shape and dtype.
     /// </summary>
-    void AdamStep(StridedView param, StridedView grad, StridedView m, StridedView v, AdamParameters hp)
-    {
-        using var tmpBuffer = Allocate(param.DType, param.Count);
-        var tmp = StridedView.Contiguous(tmpBuffer, param.Shape);
-        var g = grad;
-        if (hp.WeightDecay != 0 && !hp.Decoupled)
-        {
-            Unary(UnaryOp.Affine, param, tmp, hp.WeightDecay, 0);
-            Binary(BinaryOp.Add, tmp, grad, tmp);
-            g = tmp;
-        }
-        if (hp.WeightDecay != 0 && hp.Decoupled) Unary(UnaryOp.Affine, param, param, 1 - hp.LearningRate * hp.WeightDecay, 0);
-        // m ← β₁m + (1−β₁)g, as m·β₁ then += (1−β₁)g through the scratch buffer.
-        using var scratchBuffer = Allocate(param.DType, param.Count);
-        var scratch = StridedView.Contiguous(scratchBuffer, param.Shape);
-        Unary(UnaryOp.Affine, g, scratch, 1 - hp.Beta1, 0);
-        Unary(UnaryOp.Affine, m, m, hp.Beta1, 0);
-        Binary(BinaryOp.Add, m, scratch, m);
-        Binary(BinaryOp.Mul, g, g, scratch);
-        Unary(UnaryOp.Affine, scratch, scratch, 1 - hp.Beta2, 0);
-        Unary(UnaryOp.Affine, v, v, hp.Beta2, 0);
-        Binary(BinaryOp.Add, v, scratch, v);
-        double bc1 = 1 - Math.Pow(hp.Beta1, hp.Step), bc2 = 1 - Math.Pow(hp.Beta2, hp.Step);
-        // denominator = √v / √bc2 + ε; update = (lr / bc1) · m / denominator
-        Unary(UnaryOp.Sqrt, v, scratch);
-        Unary(UnaryOp.Affine, scratch, scratch, 1 / Math.Sqrt(bc2), hp.Epsilon);
-        Binary(BinaryOp.Div, m, scratch, scratch);
-        Unary(UnaryOp.Affine, scratch, scratch, -hp.LearningRate / bc1, 0);
-        Binary(BinaryOp.Add, param, scratch, param);
-    }
+    void AdamStep(StridedView param, StridedView grad, StridedView m, StridedView v, AdamParameters hp) =>
+        ComposedOps.AdamStep(this, param, grad, m, v, hp);
 }
