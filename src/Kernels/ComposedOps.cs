@@ -30,7 +30,24 @@ public static class ComposedOps
             backend.Unary(UnaryOp.Affine, buffer, buffer, momentum, 0);
             backend.AddScaled(buffer, grad, 1 - dampening);
         }
+        FlushSubnormals(backend, buffer);
         backend.AddScaled(param, buffer, -learningRate);
+    }
+
+    /// <summary>
+    /// x ← 0 wherever |x| is below the dtype's smallest normal number, as x · (|x| ≥ min normal), so NaN
+    /// and ±∞ stay. The fused optimizer steps store their moments this way (see <see cref="Subnormals"/>).
+    /// </summary>
+    public static void FlushSubnormals(IBackend backend, StridedView x)
+    {
+        if (x.Count == 0) return;
+        using var maskBuffer = backend.Allocate(x.DType, x.Count);
+        var mask = StridedView.Contiguous(maskBuffer, x.Shape);
+        backend.Unary(UnaryOp.Abs, x, mask);
+        using var tinyBuffer = backend.Allocate(x.DType, 1);
+        backend.Fill(StridedView.Contiguous(tinyBuffer, [1]), Subnormals.MinNormal(x.DType));
+        backend.Binary(BinaryOp.Ge, mask, new StridedView(tinyBuffer, x.Shape, new int[x.Rank], 0), mask);
+        backend.Binary(BinaryOp.Mul, x, mask, x);
     }
 
     /// <summary>Default body of <see cref="IBackend.MatMulEpilogue"/>: the product, then the bias and the activation in place.</summary>
@@ -61,7 +78,7 @@ public static class ComposedOps
         backend.ScatterAdd(m1, index3, g3);
     }
 
-    /// <summary>Default body of <see cref="IBackend.AdamStep"/>: the update in thirteen elementwise launches through two temporaries.</summary>
+    /// <summary>Default body of <see cref="IBackend.AdamStep"/>: the update in thirteen elementwise launches through two temporaries, and the moments' subnormal flush.</summary>
     public static void AdamStep(IBackend backend, StridedView param, StridedView grad, StridedView m, StridedView v, AdamParameters hp)
     {
         using var tmpBuffer = backend.Allocate(param.DType, param.Count);
@@ -84,6 +101,8 @@ public static class ComposedOps
         backend.Unary(UnaryOp.Affine, scratch, scratch, 1 - hp.Beta2, 0);
         backend.Unary(UnaryOp.Affine, v, v, hp.Beta2, 0);
         backend.Binary(BinaryOp.Add, v, scratch, v);
+        FlushSubnormals(backend, m);
+        FlushSubnormals(backend, v);
         double bc1 = 1 - Math.Pow(hp.Beta1, hp.Step), bc2 = 1 - Math.Pow(hp.Beta2, hp.Step);
         // denominator = √v / √bc2 + ε; update = (lr / bc1) · m / denominator
         backend.Unary(UnaryOp.Sqrt, v, scratch);

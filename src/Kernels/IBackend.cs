@@ -98,6 +98,7 @@ public interface IBackend : IDisposable
     /// <summary>
     /// One SGD-with-momentum update in place, PyTorch's formula without Nesterov or weight decay:
     /// b ← g on the first step, else b ← μ·b + (1 − τ)·g; then p ← p − lr·b. All three views have one shape and dtype.
+    /// A subnormal b is stored as zero (see <see cref="ComposedOps.FlushSubnormals"/>).
     /// </summary>
     void SgdMomentumStep(StridedView param, StridedView grad, StridedView buffer, double learningRate, double momentum, double dampening, bool firstStep) =>
         ComposedOps.SgdMomentumStep(this, param, grad, buffer, learningRate, momentum, dampening, firstStep);
@@ -121,6 +122,7 @@ public interface IBackend : IDisposable
     /// One Adam (or AdamW) update in place, exactly PyTorch's formulas: g' = g + wd·p (Adam) or
     /// p ← p·(1 − lr·wd) (AdamW); m ← β₁m + (1−β₁)g'; v ← β₂v + (1−β₂)g'²;
     /// p ← p − lr · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε). All four views have one shape and dtype.
+    /// Subnormal m and v are stored as zero (see <see cref="ComposedOps.FlushSubnormals"/>).
     /// </summary>
     void AdamStep(StridedView param, StridedView grad, StridedView m, StridedView v, AdamParameters hp) =>
         ComposedOps.AdamStep(this, param, grad, m, v, hp);

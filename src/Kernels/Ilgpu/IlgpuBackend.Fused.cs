@@ -84,6 +84,7 @@ public sealed partial class IlgpuBackend
             InvSqrtBc2 = 1 / Math.Sqrt(bc2),
             Epsilon = hp.Epsilon,
             Step = -hp.LearningRate / bc1,
+            Tiny = Subnormals.MinNormal(param.DType),
         };
         var (d, s) = Geo.Build(param.Shape, param, grad, m, v);
         if (param.DType == DType.Float32) RunAdam<float>(param, grad, m, v, count, d, s, h);
@@ -94,4 +95,33 @@ public sealed partial class IlgpuBackend
         Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, Strides8, AdamScalars>>(
             "AdamStep", "AdamStep", typeof(T), typeof(FloatMath))
             (_stream, count, View<T>(param), View<T>(grad), View<T>(m), View<T>(v), d, s[0], s[1], s[2], s[3], h);
+
+    /// <inheritdoc />
+    public void SgdMomentumStep(StridedView param, StridedView grad, StridedView buffer, double learningRate, double momentum, double dampening, bool firstStep)
+    {
+        const string name = "SgdMomentumStep";
+        Check(name, param, null, "param");
+        Check(name, grad, param.DType, "grad");
+        Check(name, buffer, param.DType, "buffer");
+        SameShape(name, grad, param);
+        SameShape(name, buffer, param);
+        if (!param.DType.IsFloating()) throw new NotSupportedException($"{name}: needs floating parameters, got int32 {Shape(param)}.");
+        if (!Elements(name, param, out int count)) return;
+        var h = new SgdScalars
+        {
+            LearningRate = learningRate,
+            Momentum = momentum,
+            GradScale = 1 - dampening,
+            Tiny = Subnormals.MinNormal(param.DType),
+            FirstStep = firstStep ? 1 : 0,
+        };
+        var (d, s) = Geo.Build(param.Shape, param, grad, buffer);
+        if (param.DType == DType.Float32) RunSgd<float>(param, grad, buffer, count, d, s, h);
+        else RunSgd<double>(param, grad, buffer, count, d, s, h);
+    }
+
+    private void RunSgd<T>(StridedView param, StridedView grad, StridedView buffer, int count, Dims8 d, Strides8[] s, SgdScalars h) where T : unmanaged =>
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, SgdScalars>>(
+            "SgdMomentumStep", "SgdMomentumStep", typeof(T), typeof(FloatMath))
+            (_stream, count, View<T>(param), View<T>(grad), View<T>(buffer), d, s[0], s[1], s[2], h);
 }

@@ -360,7 +360,7 @@ internal static partial class IlgpuKernels
     /// One Adam / AdamW update of one element, in place, in one launch: the composed default body's
     /// thirteen launches, operation for operation (same roundings, so the same bits where no FMA is
     /// contracted): g' = wd·p + g (Adam) or p = (1 − lr·wd)·p (AdamW); m = β₁m + (1−β₁)g';
-    /// v = β₂v + (1−β₂)g'²; p = p + (−lr/bc₁)·(m / ((1/√bc₂)·√v + ε)).
+    /// v = β₂v + (1−β₂)g'²; p = p + (−lr/bc₁)·(m / ((1/√bc₂)·√v + ε)), with subnormal m and v stored as zero.
     /// </summary>
     [Kernel]
     public static void AdamStep<T, TF>(Index1D i, ArrayView<T> p, ArrayView<T> g, ArrayView<T> m, ArrayView<T> v, Dims8 d, Strides8 sp, Strides8 sg, Strides8 sm, Strides8 sv, AdamScalars h)
@@ -374,11 +374,34 @@ internal static partial class IlgpuKernels
         else if (h.Mode == 2) pv = f.From(h.Decay) * pv;
         T mv = f.From(h.Beta1) * m[om] + f.From(h.OneMinusBeta1) * gv;
         T vv = f.From(h.Beta2) * v[ov] + f.From(h.OneMinusBeta2) * (gv * gv);
+        mv = FlushSubnormal(mv, f.From(h.Tiny));
+        vv = FlushSubnormal(vv, f.From(h.Tiny));
         T den = f.From(h.InvSqrtBc2) * f.Sqrt(vv) + f.From(h.Epsilon);
         m[om] = mv;
         v[ov] = vv;
         p[op] = pv + f.From(h.Step) * (mv / den);
     }
+
+    /// <summary>
+    /// One SGD-with-momentum update of one element, in place: b = g on the first step, else
+    /// b = μ·b + (1−τ)·g; p = p + (−lr)·b, with a subnormal b stored as zero.
+    /// </summary>
+    [Kernel]
+    public static void SgdMomentumStep<T, TF>(Index1D i, ArrayView<T> p, ArrayView<T> g, ArrayView<T> b, Dims8 d, Strides8 sp, Strides8 sg, Strides8 sb, SgdScalars h)
+        where T : unmanaged, INumber<T> where TF : struct, IFloatMath<T>
+    {
+        var c = Geo.Decompose(i, d);
+        long op = Geo.At(c, sp), ob = Geo.At(c, sb);
+        TF f = default;
+        T gv = g[Geo.At(c, sg)];
+        T bv = h.FirstStep != 0 ? gv : f.From(h.Momentum) * b[ob] + f.From(h.GradScale) * gv;
+        bv = FlushSubnormal(bv, f.From(h.Tiny));
+        b[ob] = bv;
+        p[op] = p[op] + f.From(-h.LearningRate) * bv;
+    }
+
+    /// <summary>Zero for |x| below <paramref name="tiny"/> (the smallest normal number); NaN and ±∞ pass.</summary>
+    private static T FlushSubnormal<T>(T x, T tiny) where T : unmanaged, INumber<T> => x < tiny && -tiny < x ? T.Zero : x;
 
     // ---- matmul ------------------------------------------------------------------------------
 

@@ -415,6 +415,13 @@ internal struct FloatMath : IFloatMath<float>, IFloatMath<double>
 /// </summary>
 internal struct AdamScalars
 {
-    public double WeightDecay, Decay, OneMinusBeta1, Beta1, OneMinusBeta2, Beta2, InvSqrtBc2, Epsilon, Step;
+    public double WeightDecay, Decay, OneMinusBeta1, Beta1, OneMinusBeta2, Beta2, InvSqrtBc2, Epsilon, Step, Tiny;
     public int Mode;
+}
+
+/// <summary>The scalars of one SGD-with-momentum step (kernel parameter).</summary>
+internal struct SgdScalars
+{
+    public double LearningRate, Momentum, GradScale, Tiny;
+    public int FirstStep;
 }

@@ -73,9 +73,32 @@ public sealed unsafe partial class ManagedBackend
                 TensorPrimitives.Multiply(bs, momentum, bs);
                 TensorPrimitives.MultiplyAdd(gs, gradScale, bs, bs);
             }
+            FlushSubnormals(bs);
             TensorPrimitives.MultiplyAdd(bs, -lr, ps, ps);
         }
     }
+
+    /// <summary>x ← 0 where |x| is subnormal (NaN and ±∞ kept); the block is in L1, so this pass is nearly free.</summary>
+    private static void FlushSubnormals<T>(Span<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T tiny = MinNormal<T>();
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var t = Vector256.Create(tiny);
+            fixed (T* p = x)
+                for (; i <= x.Length - Vector256<T>.Count; i += Vector256<T>.Count)
+                {
+                    var v = Vector256.Load(p + i);
+                    Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Abs(v), t), Vector256<T>.Zero, v).Store(p + i);
+                }
+        }
+        for (; i < x.Length; i++)
+            if (T.Abs(x[i]) < tiny) x[i] = T.Zero;
+    }
+
+    private static T MinNormal<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+        typeof(T) == typeof(float) ? T.CreateTruncating(Subnormals.MinNormalSingle) : T.CreateTruncating(Subnormals.MinNormalDouble);
 
     /// <inheritdoc />
     /// <remarks>
@@ -181,7 +204,7 @@ public sealed unsafe partial class ManagedBackend
     }
 
     /// <inheritdoc />
-    /// <remarks>One pass over the four tensors: each element is read once and written once (param, m, v).</remarks>
+    /// <remarks>One pass over the four tensors: each element is read once and written once (param, m, v); subnormal moments are stored as zero.</remarks>
     public void AdamStep(StridedView param, StridedView grad, StridedView m, StridedView v, AdamParameters hp)
     {
         const string op = "AdamStep";
@@ -202,7 +225,7 @@ public sealed unsafe partial class ManagedBackend
     /// <summary>PyTorch's Adam/AdamW update for one row of (param, grad, m, v).</summary>
     private readonly struct AdamRow<T> : IRowKernel where T : unmanaged, IFloatingPointIeee754<T>
     {
-        private readonly T _beta1, _oneMinusBeta1, _beta2, _oneMinusBeta2, _l2, _decay, _invSqrtBc2, _eps, _negStep;
+        private readonly T _beta1, _oneMinusBeta1, _beta2, _oneMinusBeta2, _l2, _decay, _invSqrtBc2, _eps, _negStep, _tiny;
 
         public AdamRow(AdamParameters hp)
         {
@@ -216,6 +239,7 @@ public sealed unsafe partial class ManagedBackend
             _invSqrtBc2 = T.CreateTruncating(1 / Math.Sqrt(bc2));
             _eps = T.CreateTruncating(hp.Epsilon);
             _negStep = T.CreateTruncating(-hp.LearningRate / bc1);
+            _tiny = MinNormal<T>();
         }
 
         public void Row(long index, int n, ref readonly RowOperands o)
@@ -228,6 +252,7 @@ public sealed unsafe partial class ManagedBackend
                 var beta2 = Vector256.Create(_beta2); var omb2 = Vector256.Create(_oneMinusBeta2);
                 var l2 = Vector256.Create(_l2); var decay = Vector256.Create(_decay);
                 var isb = Vector256.Create(_invSqrtBc2); var eps = Vector256.Create(_eps); var step = Vector256.Create(_negStep);
+                var tiny = Vector256.Create(_tiny);
                 for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
                 {
                     var pv = Vector256.Load(p + i);
@@ -235,6 +260,8 @@ public sealed unsafe partial class ManagedBackend
                     pv *= decay;
                     var mv = beta1 * Vector256.Load(m + i) + omb1 * gv;
                     var vv = beta2 * Vector256.Load(v + i) + omb2 * (gv * gv);
+                    mv = Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Abs(mv), tiny), Vector256<T>.Zero, mv);
+                    vv = Vector256.ConditionalSelect(Vector256.LessThan(vv, tiny), Vector256<T>.Zero, vv);
                     mv.Store(m + i);
                     vv.Store(v + i);
                     (pv + step * (mv / (Vector256.Sqrt(vv) * isb + eps))).Store(p + i);
@@ -249,6 +276,8 @@ public sealed unsafe partial class ManagedBackend
                 ref T vi = ref v[i * o.S3];
                 mi = _beta1 * mi + _oneMinusBeta1 * gi;
                 vi = _beta2 * vi + _oneMinusBeta2 * (gi * gi);
+                if (T.Abs(mi) < _tiny) mi = T.Zero;
+                if (vi < _tiny) vi = T.Zero;
                 pi += _negStep * (mi / (T.Sqrt(vi) * _invSqrtBc2 + _eps));
             }
         }

@@ -105,6 +105,7 @@ public sealed class IlgpuCodegenTests(CodegenFixture fx) : IClassFixture<Codegen
         Assert.Equal(2, all.Count(e => e.Method.Name == "SoftmaxXent"));
         Assert.Equal(2, all.Count(e => e.Method.Name == "SoftmaxXentRows"));
         Assert.Equal(2, all.Count(e => e.Method.Name == "AdamStep"));
+        Assert.Equal(2, all.Count(e => e.Method.Name == "SgdMomentumStep"));
         Assert.Equal(3, all.Count(e => e.Method.Name == "BiasAct"));
     }
 }
