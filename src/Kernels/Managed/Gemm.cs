@@ -123,11 +123,49 @@ internal static unsafe partial class Gemm
         int slabsWanted = extent >= 2 * threads * 4 * unit ? 2 * threads : threads;
         int per = RoundUp((extent + slabsWanted - 1) / slabsWanted, unit);
         int slabs = (extent + per - 1) / per;
+        // Every slab reads all of the other operand (A when slabs split the columns). When that operand
+        // is small, as in an MLP, where one side is the batch, the threads pack it once together
+        // instead of once per slab.
+        T* shared = null;
+        int sharedLines = byColumns ? m : n, sharedWidth = byColumns ? s.MR : s.NR;
+        int sharedPad = RoundUp(sharedLines, sharedWidth);
+        if (slabs > 1 && (long)sharedPad * k <= SharedPackLimit)
+        {
+            shared = Scratch<T>.Shared(sharedPad * k);
+            PackShared(byColumns ? a : b.T_, sharedLines, k, sharedWidth, threads, shared);
+        }
         WorkerPool.For(slabs, t =>
         {
             int lo = t * per, len = Math.Min(per, extent - lo);
-            if (byColumns) Blocked(m, len, k, a, b.At(0, lo), c.At(0, lo), epilogue, 0, lo);
-            else Blocked(len, n, k, a.At(lo, 0), b, c.At(lo, 0), epilogue, lo, 0);
+            if (byColumns) Blocked(m, len, k, a, b.At(0, lo), c.At(0, lo), epilogue, 0, lo, packedA: shared, packedB: null, sharedPad);
+            else Blocked(len, n, k, a.At(lo, 0), b, c.At(lo, 0), epilogue, lo, 0, packedA: null, packedB: shared, sharedPad);
+        });
+    }
+
+    /// <summary>Largest operand (elements, padded) packed once for all slabs: 1 MB of floats, which stays in L2.</summary>
+    private const long SharedPackLimit = 1L << 18;
+
+    /// <summary>
+    /// Packs all of <paramref name="x"/> (lines × k, a line being a row of A or a column of B) in the
+    /// layout <see cref="Blocked"/> reads: k-block by k-block, each block holding all lines' panels, so
+    /// the panel of line l in the block starting at pc sits at pc·pad + l·kc. Threads split the lines.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackShared<T>(Mat<T> x, int lines, int k, int width, int threads, T* dst) where T : unmanaged, INumber<T>
+    {
+        var s = ShapeFor<T>();
+        int kcMax = Balanced(k, s.KC, 1);
+        int pad = RoundUp(lines, width);
+        int kBlocks = (k + kcMax - 1) / kcMax;
+        int chunk = RoundUp((lines + threads - 1) / threads, width);
+        int chunks = (lines + chunk - 1) / chunk;
+        nint px = (nint)x.P, pd = (nint)dst;
+        long rs = x.Rs, cs = x.Cs;
+        WorkerPool.For(kBlocks * chunks, t =>
+        {
+            int pc = t / chunks * kcMax, l0 = t % chunks * chunk;
+            int kc = Math.Min(kcMax, k - pc), count = Math.Min(chunk, lines - l0);
+            PackPanels(count, kc, width, (T*)px + l0 * rs + pc * cs, rs, cs, (T*)pd + (long)pc * pad + (long)l0 * kc);
         });
     }
 
@@ -149,10 +187,13 @@ internal static unsafe partial class Gemm
     /// <summary>Per-thread packing buffers, allocated once on the pinned heap and 64-byte aligned.</summary>
     private static class Scratch<T> where T : unmanaged
     {
-        [ThreadStatic] private static T[]? t_a, t_b;
+        [ThreadStatic] private static T[]? t_a, t_b, t_shared;
 
         public static T* A(int length) => Get(ref t_a, length);
         public static T* B(int length) => Get(ref t_b, length);
+
+        /// <summary>An operand packed by the calling thread's job for all of its workers.</summary>
+        public static T* Shared(int length) => Get(ref t_shared, length);
 
         private static T* Get(ref T[]? array, int length)
         {
@@ -164,10 +205,13 @@ internal static unsafe partial class Gemm
 
     /// <summary>
     /// Single-threaded blocked product of one slab. (<paramref name="row0"/>, <paramref name="col0"/>)
-    /// is the slab's position in the full C, for the epilogue's bias.
+    /// is the slab's position in the full C, for the epilogue's bias. A non-null <paramref name="packedA"/>
+    /// or <paramref name="packedB"/> holds that operand already packed by <see cref="PackShared"/>, with
+    /// <paramref name="sharedPad"/> its padded line count.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Blocked<T>(int m, int n, int k, Mat<T> a, Mat<T> b, Mat<T> c, Epilogue<T> epilogue, int row0, int col0) where T : unmanaged, INumber<T>
+    private static void Blocked<T>(int m, int n, int k, Mat<T> a, Mat<T> b, Mat<T> c, Epilogue<T> epilogue, int row0, int col0,
+        T* packedA = null, T* packedB = null, int sharedPad = 0) where T : unmanaged, INumber<T>
     {
         var s = ShapeFor<T>();
         // Blocks of equal size rather than full blocks and a thin remainder: k = 784 runs as 4 × 196
@@ -184,20 +228,24 @@ internal static unsafe partial class Gemm
             {
                 int kc = Math.Min(kcMax, k - pc);
                 bool last = pc + kc >= k;
-                PackPanels(ncur, kc, s.NR, b.P + pc * b.Rs + jc * b.Cs, b.Cs, b.Rs, pb);
+                T* bBlock = pb;
+                if (packedB != null) bBlock = packedB + (long)pc * sharedPad + (long)jc * kc;
+                else PackPanels(ncur, kc, s.NR, b.P + pc * b.Rs + jc * b.Cs, b.Cs, b.Rs, pb);
                 for (int ic = 0; ic < m; ic += mc)
                 {
                     int mcur = Math.Min(mc, m - ic);
-                    PackPanels(mcur, kc, s.MR, a.P + ic * a.Rs + pc * a.Cs, a.Rs, a.Cs, pa);
+                    T* aBlock = pa;
+                    if (packedA != null) aBlock = packedA + (long)pc * sharedPad + (long)ic * kc;
+                    else PackPanels(mcur, kc, s.MR, a.P + ic * a.Rs + pc * a.Cs, a.Rs, a.Cs, pa);
                     for (int ir = 0; ir < mcur; ir += s.MR)
                     {
                         int mr = Math.Min(s.MR, mcur - ir);
-                        T* ap = pa + ir * kc;
+                        T* ap = aBlock + ir * kc;
                         for (int jr = 0; jr < ncur; jr += s.NR)
                         {
                             int nr = Math.Min(s.NR, ncur - jr);
                             T* cp = c.P + (ic + ir) * c.Rs + (jc + jr) * c.Cs;
-                            MicroKernel(kc, ap, pb + jr * kc, cp, c.Rs, c.Cs, mr, nr, accumulate: pc > 0, s);
+                            MicroKernel(kc, ap, bBlock + jr * kc, cp, c.Rs, c.Cs, mr, nr, accumulate: pc > 0, s);
                             // The epilogue runs on the tile just written, while it is still in L1.
                             if (last && !epilogue.IsIdentity) epilogue.Apply(cp, c.Rs, c.Cs, row0 + ic + ir, col0 + jc + jr, mr, nr);
                         }
