@@ -72,6 +72,7 @@ public static class ComposedOps
         if (gradient is not { } g) return;
         var g3 = new StridedView(g.Buffer, [rows, classes, 1], [g.Strides[0], g.Strides[1], 0], g.Offset);
         backend.Unary(UnaryOp.Exp, logp3, g3);
+        FlushSubnormals(backend, g3);
         using var minusOne = backend.Allocate(logits.DType, 1);
         var m1 = new StridedView(minusOne, [rows, 1, 1], [0, 0, 0], 0);
         backend.Fill(StridedView.Contiguous(minusOne, [1]), -1);

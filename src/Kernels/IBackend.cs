@@ -113,7 +113,8 @@ public interface IBackend : IDisposable
     /// <summary>
     /// Softmax cross-entropy per row, from logits [rows, classes] and Int32 labels [rows] (in range):
     /// losses[r] = log Σⱼ exp(logits[r, j]) − logits[r, labels[r]], and, when <paramref name="gradient"/>
-    /// is given, gradient[r] = softmax(logits[r]) − onehot(labels[r]) (∂loss[r]/∂logits[r], unscaled).
+    /// is given, gradient[r] = softmax(logits[r]) − onehot(labels[r]) (∂loss[r]/∂logits[r], unscaled),
+    /// with subnormal probabilities stored as zero (see <see cref="ComposedOps.FlushSubnormals"/>).
     /// </summary>
     void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient) =>
         ComposedOps.SoftmaxCrossEntropy(this, logits, labels, losses, gradient);

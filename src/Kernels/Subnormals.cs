@@ -1,13 +1,15 @@
 namespace GpuNet.Kernels;
 
 /// <summary>
-/// Why the fused optimizer steps store subnormal moments as zero. A unit whose gradient is exactly
-/// zero (a dead ReLU, an unused embedding row) keeps a momentum that decays geometrically, and after
-/// some hundreds of steps it enters the subnormal range. x86 cores take a microcode assist for every
-/// subnormal operand or result: over 535k parameters an Adam step went from 0.2 ms to 7.5 ms when
-/// the moments were subnormal, which made later epochs of <c>gpunet train</c> slower than early ones.
-/// Storing them as zero is what flush-to-zero hardware (and GPUs built with fast math) do; such a
-/// value moves a parameter by less than 10⁻³⁰ of its size.
+/// Why some fused ops store subnormal results as zero. x86 cores take a microcode assist for every
+/// subnormal operand or result of a multiply, and they turn up in training: a unit whose gradient is
+/// exactly zero (a dead ReLU) keeps a momentum that decays geometrically into the subnormal range
+/// after some hundreds of steps, and a confident classifier's softmax gives probabilities below
+/// 2⁻¹²⁶, which the backward GEMMs then multiply. Over 535k parameters an Adam step went from
+/// 0.2 ms to 7.5 ms with subnormal moments, so later epochs of <c>gpunet train</c> ran slower than
+/// early ones. The optimizer steps (their moments) and the softmax cross-entropy (its gradient)
+/// therefore flush, as flush-to-zero hardware and GPUs built with fast math do; what is lost is
+/// below 10⁻³⁸ in absolute size.
 /// </summary>
 internal static class Subnormals
 {

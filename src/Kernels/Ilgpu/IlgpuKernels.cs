@@ -326,6 +326,7 @@ internal static partial class IlgpuKernels
         for (int j = 0; j < r.N; j++)
         {
             T p = default(TM).Exp((x[ax.At(o, j, 0)] - m) - ls);
+            p = FlushSubnormal(p, default(TM).MinNormal);
             grad[ag.At(o, j, 0)] = j == label ? p + -T.One : p;
         }
     }
@@ -350,6 +351,7 @@ internal static partial class IlgpuKernels
         for (int j = tid; j < r.N; j += gs)
         {
             T p = default(TM).Exp((x[ax.At(o, j, 0)] - m) - ls);
+            p = FlushSubnormal(p, default(TM).MinNormal);
             grad[ag.At(o, j, 0)] = j == label ? p + -T.One : p;
         }
     }

@@ -33,6 +33,9 @@ internal interface IExpLog<T> where T : unmanaged
 {
     T Exp(T x);
     T Log(T x);
+
+    /// <summary>The smallest positive normal T: softmax probabilities below it are stored as zero.</summary>
+    T MinNormal { get; }
 }
 
 internal struct NegOp : IUnaryOp<float>, IUnaryOp<double>, IUnaryOp<int>
@@ -251,6 +254,8 @@ internal struct ExpLog : IExpLog<float>, IExpLog<double>
     public float Log(float x) => XMath.Log(x);
     public double Exp(double x) => XMath.Exp(x);
     public double Log(double x) => XMath.Log(x);
+    readonly float IExpLog<float>.MinNormal => Subnormals.MinNormalSingle;
+    readonly double IExpLog<double>.MinNormal => Subnormals.MinNormalDouble;
 }
 
 // ---- reductions -----------------------------------------------------------------------------

@@ -180,6 +180,7 @@ public sealed unsafe partial class ManagedBackend
                 TensorPrimitives.Exp(e, e);
                 sum = TensorPrimitives.Sum<T>(e);
                 TensorPrimitives.Multiply(e, T.One / sum, e);
+                FlushSubnormals(e);
                 e[label] -= T.One;
                 if (scratch is not null)
                 {
