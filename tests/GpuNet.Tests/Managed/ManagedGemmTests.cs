@@ -112,7 +112,7 @@ public class ManagedGemmTests
         // Slabs split the rows, so B is packed once for all of them; and odd strides on the shared operand.
         Check<float>(1, 530, 40, 300, Layout.Strided, Layout.Strided);
         Check<double>(1, 500, 36, 270, Layout.Transposed, Layout.Transposed);
-        Check<float>(1, 700, 530, 300, Layout.RowMajor, Layout.Transposed); // several column blocks (n > NC) in the shared B
+        Check<float>(1, 1100, 1040, 120, Layout.RowMajor, Layout.Transposed); // several column blocks (n > NC) in the shared B
         // A shared A with several row blocks (m > MC) and K blocks, and one too large to share (each slab packs its own).
         Check<float>(1, 200, 600, 600, Layout.Transposed, Layout.RowMajor);
         Check<float>(1, 450, 460, 700, Layout.RowMajor, Layout.Transposed);
