@@ -89,9 +89,24 @@ internal static unsafe partial class Gemm
         if (c.Cs != 1 && c.Rs == 1 && n > 1)
         {
             // A column-major C is the transpose of a row-major one: Cᵀ = Bᵀ·Aᵀ keeps the vector stores dense.
-            Multiply(n, m, k, b.T_, a.T_, c.T_, parallel, epilogue.Transposed());
+            MultiplyOriented(n, m, k, b.T_, a.T_, c.T_, parallel, epilogue.Transposed());
             return;
         }
+        var s = ShapeFor<T>();
+        if (c.Cs == 1 && n < s.NR && (long)RoundUp(n, s.MR) * RoundUp(m, s.NR) * 4 < (long)RoundUp(m, s.MR) * RoundUp(n, s.NR) * 3)
+        {
+            // A C narrower than a register tile (the logits of x·Wᵀ with 10 classes) wastes most of each
+            // tile's columns; Cᵀ = Bᵀ·Aᵀ fills the tiles and pays only for a strided store of the few results.
+            MultiplyOriented(n, m, k, b.T_, a.T_, c.T_, parallel, epilogue.Transposed());
+            return;
+        }
+        MultiplyOriented(m, n, k, a, b, c, parallel, epilogue);
+    }
+
+    /// <summary><see cref="Multiply"/> with the orientation settled.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MultiplyOriented<T>(int m, int n, int k, Mat<T> a, Mat<T> b, Mat<T> c, bool parallel, Epilogue<T> epilogue) where T : unmanaged, INumber<T>
+    {
         if (k == 0)
         {
             for (int i = 0; i < m; i++)

@@ -63,6 +63,23 @@ public class FusedOpsTests
         for (int i = 0; i < gf.Length; i++) AssertClose(gr[i]!, gf[i]!, tol * 10, $"grad {i}");
     }
 
+    [Theory]
+    [InlineData(128, 256, 10)] // the logits layer: C narrower than a tile is computed transposed
+    [InlineData(600, 300, 10)] // the same, threaded
+    [InlineData(130, 70, 1)]
+    public void Linear_NarrowOutput_TakesTheTransposedProductWithTheBiasPerColumn(int rows, int inFeatures, int outFeatures)
+    {
+        using var scope = Tensor.NewScope();
+        var x = Tensor.Randn([rows, inFeatures], seed: 11);
+        var w = Tensor.Randn([outFeatures, inFeatures], seed: 12);
+        var b = Tensor.Randn([outFeatures], seed: 13);
+        using (Autograd.NoGrad())
+        {
+            AssertClose(Composed(x, w, b, Activation.Relu), Functional.Linear(x, w, b, Activation.Relu), 1e-4, "y");
+            AssertClose(Composed(x, w, null, Activation.None), Functional.Linear(x, w), 1e-4, "y (no bias)");
+        }
+    }
+
     [Fact]
     public void Linear_LargeProduct_UsesTheThreadedEpilogueAndStillMatches()
     {
