@@ -53,9 +53,25 @@ public sealed unsafe partial class ManagedBackend
         }
         int n = checked((int)param.Count);
         if (param.DType == DType.Float32)
-            SgdBlocks(Ptr<float>(param), Ptr<float>(grad), Ptr<float>(buffer), n, (float)learningRate, (float)momentum, (float)(1 - dampening), firstStep);
+            Sgd(Ptr<float>(param), Ptr<float>(grad), Ptr<float>(buffer), n, (float)learningRate, (float)momentum, (float)(1 - dampening), firstStep);
         else
-            SgdBlocks(Ptr<double>(param), Ptr<double>(grad), Ptr<double>(buffer), n, learningRate, momentum, 1 - dampening, firstStep);
+            Sgd(Ptr<double>(param), Ptr<double>(grad), Ptr<double>(buffer), n, learningRate, momentum, 1 - dampening, firstStep);
+    }
+
+    private static void Sgd<T>(T* p, T* g, T* b, int n, T lr, T momentum, T gradScale, bool firstStep) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (n < SgdParallelThreshold || WorkerPool.Threads == 1)
+        {
+            SgdBlocks(p, g, b, n, lr, momentum, gradScale, firstStep);
+            return;
+        }
+        int chunks = WorkerPool.Threads * 2, per = (n + chunks - 1) / chunks;
+        nint pp = (nint)p, gp = (nint)g, bp = (nint)b;
+        WorkerPool.For(chunks, c =>
+        {
+            int lo = c * per, len = Math.Min(per, n - lo);
+            if (len > 0) SgdBlocks((T*)pp + lo, (T*)gp + lo, (T*)bp + lo, len, lr, momentum, gradScale, firstStep);
+        });
     }
 
     private static void SgdBlocks<T>(T* p, T* g, T* b, int n, T lr, T momentum, T gradScale, bool firstStep) where T : unmanaged, IFloatingPointIeee754<T>
@@ -217,11 +233,17 @@ public sealed unsafe partial class ManagedBackend
         var l = StridedLoop.Create([param, grad, m, v]);
         switch (param.DType)
         {
-            case DType.Float32: { var k = new AdamRow<float>(hp); StridedLoop.Run(ref l, ref k); break; }
-            case DType.Float64: { var k = new AdamRow<double>(hp); StridedLoop.Run(ref l, ref k); break; }
+            case DType.Float32: { var k = new AdamRow<float>(hp); StridedLoop.Run(ref l, ref k, AdamParallelThreshold); break; }
+            case DType.Float64: { var k = new AdamRow<double>(hp); StridedLoop.Run(ref l, ref k, AdamParallelThreshold); break; }
             default: throw IntNotSupported(op);
         }
     }
+
+    /// <summary>
+    /// Parameters from which an optimizer step is split across threads: a square root and a division
+    /// per element make it compute-bound, so it pays much earlier than a copy-like elementwise op.
+    /// </summary>
+    private const long AdamParallelThreshold = 1 << 15, SgdParallelThreshold = 1 << 16;
 
     /// <summary>PyTorch's Adam/AdamW update for one row of (param, grad, m, v).</summary>
     private readonly struct AdamRow<T> : IRowKernel where T : unmanaged, IFloatingPointIeee754<T>

@@ -120,11 +120,14 @@ internal static class StridedLoop
         return l;
     }
 
-    /// <summary>Runs <paramref name="kernel"/> over the whole layout, in parallel chunks when it is large.</summary>
-    public static void Run<TKernel>(ref Layout layout, ref TKernel kernel) where TKernel : struct, IRowKernel
+    /// <summary>
+    /// Runs <paramref name="kernel"/> over the whole layout, in parallel chunks when it has at least
+    /// <paramref name="parallelThreshold"/> elements (lower for kernels that compute more per element).
+    /// </summary>
+    public static void Run<TKernel>(ref Layout layout, ref TKernel kernel, long parallelThreshold = ParallelThreshold) where TKernel : struct, IRowKernel
     {
         if (layout.Count == 0) return;
-        bool parallel = layout.Count >= ParallelThreshold && WorkerPool.Threads > 1;
+        bool parallel = layout.Count >= parallelThreshold && WorkerPool.Threads > 1;
         if (NeedsTiles(ref layout))
         {
             int rows = (int)layout.Shape[0];
@@ -159,7 +162,7 @@ internal static class StridedLoop
     private static void RunParallel<TKernel>(Layout layout, TKernel kernel) where TKernel : struct, IRowKernel
     {
         long count = layout.Count;
-        int chunks = (int)Math.Min(WorkerPool.Threads * 4L, (count + (1 << 16) - 1) >> 16);
+        int chunks = (int)Math.Min(WorkerPool.Threads * 4L, Math.Max(WorkerPool.Threads, (count + (1 << 16) - 1) >> 16));
         long per = (count + chunks - 1) / chunks;
         WorkerPool.For(chunks, c =>
         {

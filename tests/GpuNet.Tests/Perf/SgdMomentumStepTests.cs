@@ -43,4 +43,41 @@ public sealed class SgdMomentumStepTests
             Assert.Equal(param, gotP[i], tol);
         }
     }
+
+    [Theory]
+    [InlineData("sgd", DType.Float32)]
+    [InlineData("sgd", DType.Float64)]
+    [InlineData("adam", DType.Float32)]
+    [InlineData("adam", DType.Float64)]
+    public void LargeParameters_ThreadedStep_EqualsTheComposedBody(string optimizer, DType dtype)
+    {
+        // 301 × 257 is past both threading thresholds; the transposed copy is not contiguous, so the
+        // managed backend sends it through ComposedOps instead of the threaded fused kernel.
+        using var scope = Tensor.NewScope();
+        const int rows = 301, cols = 257;
+        var dense = Tensor.Randn([rows, cols], seed: 5, dtype: dtype);
+        var strided = dense.T.Contiguous().T;
+        Assert.False(strided.IsContiguous);
+        var state = new[] { Tensor.Zeros([rows, cols], dtype), Tensor.Zeros([rows, cols], dtype), Tensor.Zeros([rows, cols], dtype), Tensor.Zeros([rows, cols], dtype) };
+        for (int step = 1; step <= 3; step++)
+        {
+            var g = Tensor.Randn([rows, cols], seed: 10 + step, dtype: dtype);
+            if (optimizer == "sgd")
+            {
+                Functional.SgdMomentumStep(dense, g, state[0], 0.1, 0.9, 0.1, firstStep: step == 1);
+                Functional.SgdMomentumStep(strided, g, state[1], 0.1, 0.9, 0.1, firstStep: step == 1);
+            }
+            else
+            {
+                var hp = new Kernels.AdamParameters(1e-2, 0.9, 0.999, 1e-8, 0.01, true, step);
+                Functional.AdamStep(dense, g, state[0], state[2], hp);
+                Functional.AdamStep(strided, g, state[1], state[3], hp);
+            }
+        }
+        var a = dense.To(DType.Float64).ToArray<double>();
+        var b = strided.To(DType.Float64).ToArray<double>();
+        double tol = dtype == DType.Float32 ? 1e-6 : 1e-14;
+        for (int i = 0; i < a.Length; i++)
+            Assert.True(Math.Abs(a[i] - b[i]) <= tol * Math.Max(1, Math.Abs(a[i])), $"{optimizer} {dtype.Name()}: element {i}: fused {a[i]:R}, composed {b[i]:R}");
+    }
 }
