@@ -58,6 +58,37 @@ public static class ComposedOps
         if (activation.ToUnaryOp() is { } op) backend.Unary(op, c, c);
     }
 
+    /// <summary>Default body of <see cref="IBackend.ActivationBackward"/>: the slope from y in one or two launches, the product, then a row sum for the bias.</summary>
+    public static void ActivationBackward(IBackend backend, StridedView grad, StridedView output, Activation activation, StridedView dz, StridedView? biasGrad)
+    {
+        switch (activation)
+        {
+            case Activation.Relu:
+                {
+                    using var zeroBuffer = backend.Allocate(output.DType, 1);
+                    backend.Fill(StridedView.Contiguous(zeroBuffer, [1]), 0);
+                    backend.Binary(BinaryOp.Gt, output, new StridedView(zeroBuffer, output.Shape, new int[output.Rank], 0), dz);
+                    break;
+                }
+            case Activation.Sigmoid:
+                backend.Unary(UnaryOp.Affine, output, dz, -1, 1);
+                backend.Binary(BinaryOp.Mul, dz, output, dz);
+                break;
+            case Activation.Tanh:
+                backend.Binary(BinaryOp.Mul, output, output, dz);
+                backend.Unary(UnaryOp.Affine, dz, dz, -1, 1);
+                break;
+            default:
+                backend.Fill(dz, 1);
+                break;
+        }
+        backend.Binary(BinaryOp.Mul, grad, dz, dz);
+        if (biasGrad is not { } db) return;
+        int rows = dz.Shape[0], features = dz.Shape[1];
+        backend.Reduce(ReduceOp.Sum, new StridedView(dz.Buffer, [1, rows, features], [0, dz.Strides[0], dz.Strides[1]], dz.Offset),
+            new StridedView(db.Buffer, [1, features], [0, db.Strides[0]], db.Offset));
+    }
+
     /// <summary>Default body of <see cref="IBackend.SoftmaxCrossEntropy"/>: log-softmax into a temporary, gather at the labels, negate; exp and a scatter of −1 for the gradient.</summary>
     public static void SoftmaxCrossEntropy(IBackend backend, StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)
     {

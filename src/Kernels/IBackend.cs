@@ -111,6 +111,15 @@ public interface IBackend : IDisposable
         ComposedOps.MatMulEpilogue(this, a, b, c, bias, activation);
 
     /// <summary>
+    /// The backward of an activation applied in a GEMM epilogue, with the bias gradient in the same
+    /// pass: dz = grad ⊙ activation′, the derivative written in terms of the activation's output y
+    /// (ReLU: y &gt; 0; sigmoid: y(1 − y); tanh: 1 − y²; none: 1), and, when <paramref name="biasGrad"/>
+    /// is given, biasGrad[j] = Σᵣ dz[r, j]. grad, output and dz are [rows, features], biasGrad is [features].
+    /// </summary>
+    void ActivationBackward(StridedView grad, StridedView output, Activation activation, StridedView dz, StridedView? biasGrad) =>
+        ComposedOps.ActivationBackward(this, grad, output, activation, dz, biasGrad);
+
+    /// <summary>
     /// Softmax cross-entropy per row, from logits [rows, classes] and Int32 labels [rows] (in range):
     /// losses[r] = log Σⱼ exp(logits[r, j]) − logits[r, labels[r]], and, when <paramref name="gradient"/>
     /// is given, gradient[r] = softmax(logits[r]) − onehot(labels[r]) (∂loss[r]/∂logits[r], unscaled),

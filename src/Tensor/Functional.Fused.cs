@@ -64,9 +64,11 @@ public static class Functional
         var inputShape = input.Shape;
         return Tensor.Record(y, $"Linear({activation})", inputs, save, (g, s) =>
         {
-            using var dz = ActivationBackward(g, activation == Activation.None ? null : s[2], activation);
-            using var dz2 = dz.Reshape([rows, outFeatures]);
             Tensor? dx = null, dw = null, db = null;
+            bool wantBias = bias is not null && bias.RequiresGrad;
+            using var dz2 = !Tape.GradMode.IsEnabled && activation != Activation.None
+                ? FusedActivationBackward(g, s[2], activation, rows, outFeatures, wantBias, out db)
+                : ComposedActivationBackward(g, activation == Activation.None ? null : s[2], activation, rows, outFeatures);
             if (s[0].RequiresGrad)
             {
                 using var dx2 = dz2.MatMul(s[1]);
@@ -78,9 +80,28 @@ public static class Functional
                 using var dzt = dz2.T;
                 dw = dzt.MatMul(x2);
             }
-            if (bias is not null && bias.RequiresGrad) db = dz2.Sum(0);
+            if (wantBias && db is null) db = dz2.Sum(0);
             return bias is null ? [dx, dw] : [dx, dw, db];
         });
+    }
+
+    /// <summary>dZ as [rows, out] from the differentiable ops (so a createGraph backward can be differentiated again).</summary>
+    private static Tensor ComposedActivationBackward(Tensor g, Tensor? y, Activation activation, int rows, int outFeatures)
+    {
+        using var dz = ActivationBackward(g, y, activation);
+        return dz.Reshape([rows, outFeatures]);
+    }
+
+    /// <summary>dZ as [rows, out] and the bias gradient from the backend's one-pass <see cref="IBackend.ActivationBackward"/>.</summary>
+    private static Tensor FusedActivationBackward(Tensor g, Tensor y, Activation activation, int rows, int outFeatures, bool wantBias, out Tensor? db)
+    {
+        using var g2 = g.Reshape([rows, outFeatures]);
+        using var y2 = y.Reshape([rows, outFeatures]);
+        var dz = Tensor.Empty([rows, outFeatures], g.DType, g.Device, "Linear");
+        db = wantBias ? Tensor.Empty([outFeatures], g.DType, g.Device, "Linear") : null;
+        if (dz.NumElements > 0) g.Backend.ActivationBackward(g2.AsView(), y2.AsView(), activation, dz.AsView(), db?.AsView());
+        else db?.Backend.Fill(db.AsView(), 0);
+        return dz;
     }
 
     /// <summary>g ⊙ activation′, with the derivative written in terms of the activation's output y.</summary>

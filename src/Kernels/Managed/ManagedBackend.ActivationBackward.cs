@@ -1,0 +1,106 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+
+namespace GpuNet.Kernels.Managed;
+
+public sealed unsafe partial class ManagedBackend
+{
+    /// <inheritdoc />
+    /// <remarks>
+    /// Rows with dense features take one pass that writes dz and adds it into the bias gradient while
+    /// both are in registers (the composed body reads and writes [rows, features] three or four
+    /// times). Threads split the features, so each owns its slice of the bias gradient and the sums
+    /// keep one order (row by row) whatever the thread count. Other layouts take the composed body.
+    /// </remarks>
+    public void ActivationBackward(StridedView grad, StridedView output, Activation activation, StridedView dz, StridedView? biasGrad)
+    {
+        const string op = "ActivationBackward";
+        CheckView(grad, op);
+        CheckView(output, op);
+        CheckView(dz, op);
+        CheckSameDType(op, grad, output, dz);
+        if (grad.Rank != 2 || !SameShape(grad, output) || !SameShape(grad, dz))
+            throw new ArgumentException($"{op}: grad {grad}, output {output} and dz {dz} must be one [rows, features] shape.");
+        int rows = grad.Shape[0], features = grad.Shape[1];
+        if (biasGrad is { } db)
+        {
+            CheckView(db, op);
+            CheckSameDType(op, grad, db);
+            if (db.Rank != 1 || db.Shape[0] != features) throw new ArgumentException($"{op}: biasGrad {db} must be [{features}].");
+        }
+        if (!grad.DType.IsFloating()) throw IntNotSupported(op);
+        bool dense = grad.Strides[1] == 1 && output.Strides[1] == 1 && dz.Strides[1] == 1 && (biasGrad is not { } b || b.Strides[0] == 1 || features <= 1);
+        if (!dense || rows == 0 || features == 0)
+        {
+            ComposedOps.ActivationBackward(this, grad, output, activation, dz, biasGrad);
+            return;
+        }
+        if (grad.DType == DType.Float32) RunActivationBackward<float>(grad, output, activation, dz, biasGrad, rows, features);
+        else RunActivationBackward<double>(grad, output, activation, dz, biasGrad, rows, features);
+    }
+
+    private static bool SameShape(in StridedView a, in StridedView b) => a.Shape.AsSpan().SequenceEqual(b.Shape);
+
+    private static void RunActivationBackward<T>(StridedView grad, StridedView output, Activation activation, StridedView dz, StridedView? biasGrad, int rows, int features)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var k = new ActivationBackwardKernel<T>(Ptr<T>(grad), grad.Strides[0], Ptr<T>(output), output.Strides[0], Ptr<T>(dz), dz.Strides[0],
+            biasGrad is { } db ? Ptr<T>(db) : null, activation, rows);
+        long work = (long)rows * features;
+        // Feature slices of whole vectors (64 bytes), at most four per thread.
+        int unit = Math.Max(1, 64 / sizeof(T));
+        int slices = work < StridedLoop.ParallelThreshold / 4 || WorkerPool.Threads == 1 ? 1 : Math.Min(WorkerPool.Threads * 4, (features + unit - 1) / unit);
+        if (slices <= 1)
+        {
+            k.Columns(0, features);
+            return;
+        }
+        int per = (features + slices - 1) / slices;
+        per = (per + unit - 1) / unit * unit;
+        WorkerPool.For((features + per - 1) / per, s => k.Columns(s * per, Math.Min(features, (s + 1) * per)));
+    }
+
+    private readonly struct ActivationBackwardKernel<T>(T* g, long gs, T* y, long ys, T* dz, long dzs, T* db, Activation activation, int rows)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        /// <summary>dz and the bias gradient for features [j0, j1), all rows.</summary>
+        public void Columns(int j0, int j1)
+        {
+            if (db != null) new Span<T>(db + j0, j1 - j0).Clear();
+            for (int r = 0; r < rows; r++)
+            {
+                T* gr = g + r * gs, yr = y + r * ys, zr = dz + r * dzs;
+                int j = j0;
+                if (Vector256.IsHardwareAccelerated)
+                    for (; j <= j1 - Vector256<T>.Count; j += Vector256<T>.Count)
+                    {
+                        var v = Vector256.Load(gr + j) * Slope(Vector256.Load(yr + j));
+                        v.Store(zr + j);
+                        if (db != null) (Vector256.Load(db + j) + v).Store(db + j);
+                    }
+                for (; j < j1; j++)
+                {
+                    T v = gr[j] * Slope(yr[j]);
+                    zr[j] = v;
+                    if (db != null) db[j] += v;
+                }
+            }
+        }
+
+        private Vector256<T> Slope(Vector256<T> y) => activation switch
+        {
+            Activation.Relu => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<T>.Zero), Vector256<T>.One, Vector256<T>.Zero),
+            Activation.Sigmoid => y * (Vector256<T>.One - y),
+            Activation.Tanh => Vector256<T>.One - y * y,
+            _ => Vector256<T>.One,
+        };
+
+        private T Slope(T y) => activation switch
+        {
+            Activation.Relu => y > T.Zero ? T.One : T.Zero,
+            Activation.Sigmoid => y * (T.One - y),
+            Activation.Tanh => T.One - y * y,
+            _ => T.One,
+        };
+    }
+}
