@@ -75,6 +75,28 @@ public class ManagedSoftmaxAndIndexingTests
     }
 
     [Fact]
+    public void GatherOfWholeRows_LargeEnoughToThread_CopiesEveryRowAndStillChecksRanges()
+    {
+        // 600 rows of 97 from a [1000, 97] table, in a shuffled order with repeats: the DataLoader's gather, split across threads.
+        const int n = 1000, m = 600, inner = 97;
+        var table = M.RandomFloats(n * inner, 5);
+        var rng = new Random(6);
+        var rows = Enumerable.Range(0, m).Select(_ => rng.Next(n)).ToArray();
+        var x = M.Buf(table);
+        var idx = M.Buf(rows);
+        var y = M.Empty<float>((long)m * inner);
+        M.B.Gather(M.V(x, [1, n, inner]), M.V(idx, [1, m, inner], [0, 1, 0]), M.V(y, [1, m, inner]));
+        var got = M.Read<float>(y);
+        for (int j = 0; j < m; j++)
+            for (int i = 0; i < inner; i++)
+                Assert.Equal(table[rows[j] * inner + i], got[j * inner + i]);
+        rows[m - 3] = n; // one bad index in the last thread's share
+        var bad = M.Buf(rows);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => M.B.Gather(M.V(x, [1, n, inner]), M.V(bad, [1, m, inner], [0, 1, 0]), M.V(y, [1, m, inner])));
+        Assert.Contains($"index {n}", e.Message);
+    }
+
+    [Fact]
     public void ScatterAddAccumulatesDuplicatesDeterministically()
     {
         // One-hot style: src [1, 5, 1] into y [1, 3, 1] with duplicate targets.
