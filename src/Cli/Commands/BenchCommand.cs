@@ -12,7 +12,7 @@ internal static class BenchCommand
     {
         var device = new Option<string?>("--device") { Description = "cpu, ilgpu-cpu, cuda[:i], opencl[:i] (default: GPUNET_DEVICE, else the best found)." };
         var json = new Option<string?>("--json") { Description = "Also write the figures to this JSON file." };
-        var quick = new Option<bool>("--quick") { Description = "A shorter run: fewer sizes, no large MLP." };
+        var quick = new Option<bool>("--quick") { Description = "A shorter run: fewer sizes, no large MLP (always on ilgpu-cpu, a simulator: small GEMMs, no MLP)." };
         var gemmCompare = new Option<bool>("--gemm-compare") { Description = "Instead of the headline suite: cuBLAS against GpuNet's ILGPU GEMM kernels at 1024, 2048, 4096 (an ILGPU device: cuda, opencl, ilgpu-cpu)." };
         var sizes = new Option<int[]>("--sizes") { Description = "Matrix sizes for --gemm-compare (default 1024 2048 4096).", AllowMultipleArgumentsPerToken = true };
         var only = new Option<string[]>("--only") { Description = "Groups to run: gemm, memory, overhead, mlp (default: all).", AllowMultipleArgumentsPerToken = true };
