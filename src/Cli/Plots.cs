@@ -28,7 +28,7 @@ internal static class Plots
         plot.Axes.Bottom.Label.Text = "epoch";
         plot.Axes.Left.Label.Text = "loss";
         plot.Axes.Right.Label.Text = "accuracy";
-        plot.ShowLegend();
+        plot.ShowLegend(ScottPlot.Edge.Bottom); // below the axes: inside, it covers the last epochs' points
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
         plot.SavePng(path, 900, 540);
