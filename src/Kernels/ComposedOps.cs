@@ -21,17 +21,47 @@ public static class ComposedOps
         backend.Binary(BinaryOp.Add, y, scaled, y);
     }
 
-    /// <summary>SGD with momentum through three in-place passes (copy or scale, axpy into the buffer, axpy into the parameter).</summary>
-    public static void SgdMomentumStep(IBackend backend, StridedView param, StridedView grad, StridedView buffer, double learningRate, double momentum, double dampening, bool firstStep)
+    /// <summary>
+    /// SGD with momentum in in-place passes: the decayed gradient into a temporary (with weight decay),
+    /// copy or scale and axpy into the buffer, the flush, the Nesterov look-ahead into a temporary,
+    /// axpy into the parameter.
+    /// </summary>
+    public static void SgdMomentumStep(IBackend backend, StridedView param, StridedView grad, StridedView buffer, SgdParameters hp)
     {
-        if (firstStep) backend.Copy(grad, buffer);
-        else
+        DeviceBuffer? decayed = null, ahead = null;
+        try
         {
-            backend.Unary(UnaryOp.Affine, buffer, buffer, momentum, 0);
-            backend.AddScaled(buffer, grad, 1 - dampening);
+            var d = grad;
+            if (hp.WeightDecay != 0)
+            {
+                decayed = backend.Allocate(param.DType, param.Count);
+                d = StridedView.Contiguous(decayed, param.Shape);
+                backend.Unary(UnaryOp.Affine, param, d, hp.WeightDecay, 0);
+                backend.Binary(BinaryOp.Add, grad, d, d);
+            }
+            if (hp.FirstStep) backend.Copy(d, buffer);
+            else
+            {
+                backend.Unary(UnaryOp.Affine, buffer, buffer, hp.Momentum, 0);
+                backend.AddScaled(buffer, d, 1 - hp.Dampening);
+            }
+            FlushSubnormals(backend, buffer);
+            if (!hp.Nesterov)
+            {
+                backend.AddScaled(param, buffer, -hp.LearningRate);
+                return;
+            }
+            ahead = backend.Allocate(param.DType, param.Count);
+            var step = StridedView.Contiguous(ahead, param.Shape);
+            backend.Unary(UnaryOp.Affine, buffer, step, hp.Momentum, 0);
+            backend.Binary(BinaryOp.Add, d, step, step);
+            backend.AddScaled(param, step, -hp.LearningRate);
         }
-        FlushSubnormals(backend, buffer);
-        backend.AddScaled(param, buffer, -learningRate);
+        finally
+        {
+            decayed?.Dispose();
+            ahead?.Dispose();
+        }
     }
 
     /// <summary>

@@ -23,6 +23,19 @@ public enum Activation
 /// <param name="Step">1-based step count, for bias correction.</param>
 public readonly record struct AdamParameters(double LearningRate, double Beta1, double Beta2, double Epsilon, double WeightDecay, bool Decoupled, long Step);
 
+/// <summary>
+/// Hyper-parameters of one SGD-with-momentum step, as PyTorch's <c>torch.optim.SGD</c> defines them:
+/// d = g + wd·p; b = d on the first step, else b = μ·b + (1 − τ)·d; p = p − lr·(d + μ·b) with
+/// Nesterov momentum, else p = p − lr·b.
+/// </summary>
+/// <param name="LearningRate">Step size lr.</param>
+/// <param name="Momentum">Momentum factor μ.</param>
+/// <param name="Dampening">Dampening τ.</param>
+/// <param name="FirstStep">True on the buffer's first update, which copies d instead of decaying the buffer.</param>
+/// <param name="WeightDecay">L2 coefficient wd, added to the gradient.</param>
+/// <param name="Nesterov">Nesterov momentum.</param>
+public readonly record struct SgdParameters(double LearningRate, double Momentum, double Dampening, bool FirstStep, double WeightDecay = 0, bool Nesterov = false);
+
 /// <summary>The unary op that computes an <see cref="Activation"/>.</summary>
 public static class ActivationOps
 {

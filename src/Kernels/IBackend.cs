@@ -96,12 +96,12 @@ public interface IBackend : IDisposable
     void AddScaled(StridedView y, StridedView x, double alpha) => ComposedOps.AddScaled(this, y, x, alpha);
 
     /// <summary>
-    /// One SGD-with-momentum update in place, PyTorch's formula without Nesterov or weight decay:
-    /// b ← g on the first step, else b ← μ·b + (1 − τ)·g; then p ← p − lr·b. All three views have one shape and dtype.
-    /// A subnormal b is stored as zero (see <see cref="ComposedOps.FlushSubnormals"/>).
+    /// One SGD-with-momentum update in place, PyTorch's formula (see <see cref="SgdParameters"/>) on
+    /// param, grad and the momentum buffer, which have one shape and dtype. A subnormal buffer value
+    /// is stored as zero (see <see cref="ComposedOps.FlushSubnormals"/>).
     /// </summary>
-    void SgdMomentumStep(StridedView param, StridedView grad, StridedView buffer, double learningRate, double momentum, double dampening, bool firstStep) =>
-        ComposedOps.SgdMomentumStep(this, param, grad, buffer, learningRate, momentum, dampening, firstStep);
+    void SgdMomentumStep(StridedView param, StridedView grad, StridedView buffer, SgdParameters hp) =>
+        ComposedOps.SgdMomentumStep(this, param, grad, buffer, hp);
 
     /// <summary>
     /// c = activation(a·b + bias): <see cref="MatMul"/> with its epilogue. <paramref name="bias"/>, when

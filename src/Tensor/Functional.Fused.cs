@@ -208,11 +208,19 @@ public static class Functional
     }
 
     /// <summary>
-    /// One SGD-with-momentum update in place (PyTorch's formula without Nesterov or weight decay):
+    /// One SGD-with-momentum update in place, without weight decay or Nesterov momentum:
     /// buffer ← grad on the first step, else buffer ← momentum·buffer + (1 − dampening)·grad; then
     /// param ← param − lr·buffer. Not recorded.
     /// </summary>
-    public static void SgdMomentumStep(Tensor param, Tensor grad, Tensor buffer, double learningRate, double momentum, double dampening, bool firstStep)
+    public static void SgdMomentumStep(Tensor param, Tensor grad, Tensor buffer, double learningRate, double momentum, double dampening, bool firstStep) =>
+        SgdMomentumStep(param, grad, buffer, new SgdParameters(learningRate, momentum, dampening, firstStep));
+
+    /// <summary>
+    /// One SGD-with-momentum update in place on <paramref name="param"/> and its momentum
+    /// <paramref name="buffer"/>, PyTorch's formula with weight decay and Nesterov momentum (see
+    /// <see cref="SgdParameters"/>), in one pass over memory on the backends that fuse it. Not recorded.
+    /// </summary>
+    public static void SgdMomentumStep(Tensor param, Tensor grad, Tensor buffer, SgdParameters hyperparameters)
     {
         const string op = "SgdMomentumStep";
         foreach (var t in new[] { param, grad, buffer })
@@ -225,6 +233,6 @@ public static class Functional
         }
         if (!param.DType.IsFloating()) throw new ArgumentException($"{op}: parameters must be floating; got {param.DType.Name()}.");
         if (param.NumElements == 0) return;
-        param.Backend.SgdMomentumStep(param.AsView(), grad.AsView(), buffer.AsView(), learningRate, momentum, dampening, firstStep);
+        param.Backend.SgdMomentumStep(param.AsView(), grad.AsView(), buffer.AsView(), hyperparameters);
     }
 }

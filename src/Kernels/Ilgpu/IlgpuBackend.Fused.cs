@@ -97,7 +97,7 @@ public sealed partial class IlgpuBackend
             (_stream, count, View<T>(param), View<T>(grad), View<T>(m), View<T>(v), d, s[0], s[1], s[2], s[3], h);
 
     /// <inheritdoc />
-    public void SgdMomentumStep(StridedView param, StridedView grad, StridedView buffer, double learningRate, double momentum, double dampening, bool firstStep)
+    public void SgdMomentumStep(StridedView param, StridedView grad, StridedView buffer, SgdParameters hp)
     {
         const string name = "SgdMomentumStep";
         Check(name, param, null, "param");
@@ -109,11 +109,13 @@ public sealed partial class IlgpuBackend
         if (!Elements(name, param, out int count)) return;
         var h = new SgdScalars
         {
-            LearningRate = learningRate,
-            Momentum = momentum,
-            GradScale = 1 - dampening,
+            LearningRate = hp.LearningRate,
+            Momentum = hp.Momentum,
+            GradScale = 1 - hp.Dampening,
+            WeightDecay = hp.WeightDecay,
             Tiny = Subnormals.MinNormal(param.DType),
-            FirstStep = firstStep ? 1 : 0,
+            FirstStep = hp.FirstStep ? 1 : 0,
+            Nesterov = hp.Nesterov ? 1 : 0,
         };
         var (d, s) = Geo.Build(param.Shape, param, grad, buffer);
         if (param.DType == DType.Float32) RunSgd<float>(param, grad, buffer, count, d, s, h);

@@ -385,8 +385,8 @@ internal static partial class IlgpuKernels
     }
 
     /// <summary>
-    /// One SGD-with-momentum update of one element, in place: b = g on the first step, else
-    /// b = μ·b + (1−τ)·g; p = p + (−lr)·b, with a subnormal b stored as zero.
+    /// One SGD-with-momentum update of one element, in place: d = wd·p + g; b = d on the first step,
+    /// else b = μ·b + (1−τ)·d, a subnormal b stored as zero; p = p + (−lr)·(d + μ·b) (Nesterov) or p + (−lr)·b.
     /// </summary>
     [Kernel]
     public static void SgdMomentumStep<T, TF>(Index1D i, ArrayView<T> p, ArrayView<T> g, ArrayView<T> b, Dims8 d, Strides8 sp, Strides8 sg, Strides8 sb, SgdScalars h)
@@ -395,11 +395,14 @@ internal static partial class IlgpuKernels
         var c = Geo.Decompose(i, d);
         long op = Geo.At(c, sp), ob = Geo.At(c, sb);
         TF f = default;
+        T pv = p[op];
         T gv = g[Geo.At(c, sg)];
+        if (h.WeightDecay != 0) gv = f.From(h.WeightDecay) * pv + gv;
         T bv = h.FirstStep != 0 ? gv : f.From(h.Momentum) * b[ob] + f.From(h.GradScale) * gv;
         bv = FlushSubnormal(bv, f.From(h.Tiny));
         b[ob] = bv;
-        p[op] = p[op] + f.From(-h.LearningRate) * bv;
+        T step = h.Nesterov != 0 ? gv + f.From(h.Momentum) * bv : bv;
+        p[op] = pv + f.From(-h.LearningRate) * step;
     }
 
     /// <summary>

@@ -427,6 +427,6 @@ internal struct AdamScalars
 /// <summary>The scalars of one SGD-with-momentum step (kernel parameter).</summary>
 internal struct SgdScalars
 {
-    public double LearningRate, Momentum, GradScale, Tiny;
-    public int FirstStep;
+    public double LearningRate, Momentum, GradScale, WeightDecay, Tiny;
+    public int FirstStep, Nesterov;
 }

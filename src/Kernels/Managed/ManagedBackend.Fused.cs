@@ -37,7 +37,7 @@ public sealed unsafe partial class ManagedBackend
     /// Dense operands go through in L1-sized blocks, all three updates per block, so memory is read
     /// once; other layouts take the composed passes.
     /// </remarks>
-    public void SgdMomentumStep(StridedView param, StridedView grad, StridedView buffer, double learningRate, double momentum, double dampening, bool firstStep)
+    public void SgdMomentumStep(StridedView param, StridedView grad, StridedView buffer, SgdParameters hp)
     {
         const string op = "SgdMomentumStep";
         CheckView(param, op);
@@ -48,21 +48,19 @@ public sealed unsafe partial class ManagedBackend
         bool dense = param.IsContiguous && grad.IsContiguous && buffer.IsContiguous && grad.Count == param.Count && buffer.Count == param.Count;
         if (!dense || !param.DType.IsFloating())
         {
-            ComposedOps.SgdMomentumStep(this, param, grad, buffer, learningRate, momentum, dampening, firstStep);
+            ComposedOps.SgdMomentumStep(this, param, grad, buffer, hp);
             return;
         }
         int n = checked((int)param.Count);
-        if (param.DType == DType.Float32)
-            Sgd(Ptr<float>(param), Ptr<float>(grad), Ptr<float>(buffer), n, (float)learningRate, (float)momentum, (float)(1 - dampening), firstStep);
-        else
-            Sgd(Ptr<double>(param), Ptr<double>(grad), Ptr<double>(buffer), n, learningRate, momentum, 1 - dampening, firstStep);
+        if (param.DType == DType.Float32) Sgd(Ptr<float>(param), Ptr<float>(grad), Ptr<float>(buffer), n, new SgdBlock<float>(hp));
+        else Sgd(Ptr<double>(param), Ptr<double>(grad), Ptr<double>(buffer), n, new SgdBlock<double>(hp));
     }
 
-    private static void Sgd<T>(T* p, T* g, T* b, int n, T lr, T momentum, T gradScale, bool firstStep) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Sgd<T>(T* p, T* g, T* b, int n, SgdBlock<T> k) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (n < SgdParallelThreshold || WorkerPool.Threads == 1)
         {
-            SgdBlocks(p, g, b, n, lr, momentum, gradScale, firstStep);
+            k.Run(p, g, b, n);
             return;
         }
         int chunks = WorkerPool.Threads * 2, per = (n + chunks - 1) / chunks;
@@ -70,27 +68,48 @@ public sealed unsafe partial class ManagedBackend
         WorkerPool.For(chunks, c =>
         {
             int lo = c * per, len = Math.Min(per, n - lo);
-            if (len > 0) SgdBlocks((T*)pp + lo, (T*)gp + lo, (T*)bp + lo, len, lr, momentum, gradScale, firstStep);
+            if (len > 0) k.Run((T*)pp + lo, (T*)gp + lo, (T*)bp + lo, len);
         });
     }
 
-    private static void SgdBlocks<T>(T* p, T* g, T* b, int n, T lr, T momentum, T gradScale, bool firstStep) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The SGD update over L1-sized blocks: every pass of a block runs while it is in cache.</summary>
+    private readonly struct SgdBlock<T>(SgdParameters hp) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        const int Block = 2048;
-        for (int start = 0; start < n; start += Block)
+        private readonly T _negLr = T.CreateTruncating(-hp.LearningRate), _momentum = T.CreateTruncating(hp.Momentum),
+            _gradScale = T.CreateTruncating(1 - hp.Dampening), _weightDecay = T.CreateTruncating(hp.WeightDecay);
+        private readonly bool _first = hp.FirstStep, _decay = hp.WeightDecay != 0, _nesterov = hp.Nesterov;
+
+        public void Run(T* p, T* g, T* b, int n)
         {
-            int len = Math.Min(Block, n - start);
-            var ps = new Span<T>(p + start, len);
-            var gs = new ReadOnlySpan<T>(g + start, len);
-            var bs = new Span<T>(b + start, len);
-            if (firstStep) gs.CopyTo(bs);
-            else
+            const int Block = 2048;
+            Span<T> scratch = stackalloc T[Block];
+            for (int start = 0; start < n; start += Block)
             {
-                TensorPrimitives.Multiply(bs, momentum, bs);
-                TensorPrimitives.MultiplyAdd(gs, gradScale, bs, bs);
+                int len = Math.Min(Block, n - start);
+                var ps = new Span<T>(p + start, len);
+                var bs = new Span<T>(b + start, len);
+                scoped ReadOnlySpan<T> d = new ReadOnlySpan<T>(g + start, len);
+                if (_decay)
+                {
+                    // d = wd·p + g, in the composed body's order.
+                    TensorPrimitives.MultiplyAdd(ps, _weightDecay, d, scratch[..len]);
+                    d = scratch[..len];
+                }
+                if (_first) d.CopyTo(bs);
+                else
+                {
+                    TensorPrimitives.Multiply(bs, _momentum, bs);
+                    TensorPrimitives.MultiplyAdd(d, _gradScale, bs, bs);
+                }
+                FlushSubnormals(bs);
+                if (_nesterov)
+                {
+                    // p −= lr·(d + μ·b); d may be the scratch itself, which is then overwritten in place.
+                    TensorPrimitives.MultiplyAdd(bs, _momentum, d, scratch[..len]);
+                    TensorPrimitives.MultiplyAdd(scratch[..len], _negLr, ps, ps);
+                }
+                else TensorPrimitives.MultiplyAdd(bs, _negLr, ps, ps);
             }
-            FlushSubnormals(bs);
-            TensorPrimitives.MultiplyAdd(bs, -lr, ps, ps);
         }
     }
 

@@ -45,31 +45,22 @@ public sealed class SGD : Optimizer
         SgdUpdate(param, grad, buffer, first, LearningRate, Momentum, Dampening, Nesterov, WeightDecay);
     }
 
-    /// <summary>The per-parameter SGD math (in place on <paramref name="param"/> and <paramref name="buffer"/>).</summary>
+    /// <summary>The per-parameter SGD math (in place on <paramref name="param"/> and <paramref name="buffer"/>): one fused step with momentum, an axpy without.</summary>
     internal static void SgdUpdate(Tensor param, Tensor grad, Tensor? buffer, bool firstStep, double lr, double momentum, double dampening, bool nesterov, double weightDecay)
     {
-        if (buffer is not null && weightDecay == 0 && !nesterov)
-        {
-            Functional.SgdMomentumStep(param, grad, buffer, lr, momentum, dampening, firstStep);
-            return;
-        }
-        var d = grad;
-        if (weightDecay != 0 || nesterov)
-        {
-            d = grad.Clone();
-            if (weightDecay != 0) d.AddInPlace(param, weightDecay);
-        }
         if (buffer is not null)
         {
-            if (firstStep) buffer.CopyFrom(d);
-            else
-            {
-                buffer.AffineInPlace(momentum);
-                buffer.AddInPlace(d, 1 - dampening);
-            }
-            if (nesterov) d.AddInPlace(buffer, momentum);
-            else d = buffer;
+            Functional.SgdMomentumStep(param, grad, buffer, new Kernels.SgdParameters(lr, momentum, dampening, firstStep, weightDecay, nesterov));
+            return;
         }
+        // Plain SGD (no momentum, so no buffer and no Nesterov): p −= lr·(g + wd·p).
+        if (weightDecay == 0)
+        {
+            param.AddInPlace(grad, -lr);
+            return;
+        }
+        using var d = grad.Clone();
+        d.AddInPlace(param, weightDecay);
         param.AddInPlace(d, -lr);
     }
 }

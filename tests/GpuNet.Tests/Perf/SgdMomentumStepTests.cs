@@ -3,19 +3,20 @@ namespace GpuNet.Tests.Perf;
 /// <summary>The fused SGD-with-momentum step equals PyTorch's formula, dense or strided, on every device.</summary>
 public sealed class SgdMomentumStepTests
 {
-    public static TheoryData<string, DType, bool> Cases()
+    public static TheoryData<string, DType, bool, double, bool> Cases()
     {
-        var data = new TheoryData<string, DType, bool>();
+        var data = new TheoryData<string, DType, bool, double, bool>();
         foreach (var device in new[] { "cpu", "ilgpu-cpu" })
             foreach (var dtype in new[] { DType.Float32, DType.Float64 })
                 foreach (bool transposed in new[] { false, true })
-                    data.Add(device, dtype, transposed);
+                    foreach (var (wd, nesterov) in new[] { (0.0, false), (0.05, false), (0.0, true), (0.05, true) })
+                        data.Add(device, dtype, transposed, wd, nesterov);
         return data;
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void TwoSteps_MatchTheFormula(string device, DType dtype, bool transposed)
+    public void TwoSteps_MatchTheFormula(string device, DType dtype, bool transposed, double weightDecay, bool nesterov)
     {
         var dev = Device.Get(device);
         using var scope = Tensor.NewScope();
@@ -23,11 +24,12 @@ public sealed class SgdMomentumStepTests
         var p0 = Tensor.Randn([rows, cols], seed: 1, dtype: dtype, device: dev);
         var g1 = Tensor.Randn([rows, cols], seed: 2, dtype: dtype, device: dev);
         var g2 = Tensor.Randn([rows, cols], seed: 3, dtype: dtype, device: dev);
-        double lr = 0.1, mu = 0.9, tau = 0.25;
+        // Nesterov needs zero dampening (PyTorch's rule); the plain cases keep one to check it is applied.
+        double lr = 0.1, mu = 0.9, tau = nesterov ? 0 : 0.25;
         var p = transposed ? p0.T.Contiguous().T : p0.Clone();
         var b = Tensor.Zeros([rows, cols], dtype, dev);
-        Functional.SgdMomentumStep(p, g1, b, lr, mu, tau, firstStep: true);
-        Functional.SgdMomentumStep(p, g2, b, lr, mu, tau, firstStep: false);
+        Functional.SgdMomentumStep(p, g1, b, new Kernels.SgdParameters(lr, mu, tau, FirstStep: true, weightDecay, nesterov));
+        Functional.SgdMomentumStep(p, g2, b, new Kernels.SgdParameters(lr, mu, tau, FirstStep: false, weightDecay, nesterov));
 
         double[] P = p0.To(DType.Float64).ToArray<double>(), G1 = g1.To(DType.Float64).ToArray<double>(), G2 = g2.To(DType.Float64).ToArray<double>();
         var gotP = p.To(DType.Float64).ToArray<double>();
@@ -35,10 +37,13 @@ public sealed class SgdMomentumStepTests
         double tol = dtype == DType.Float32 ? 1e-5 : 1e-12;
         for (int i = 0; i < P.Length; i++)
         {
-            double buf = G1[i];
-            double param = P[i] - lr * buf;
-            buf = mu * buf + (1 - tau) * G2[i];
-            param -= lr * buf;
+            double param = P[i];
+            double d = G1[i] + weightDecay * param;
+            double buf = d;
+            param -= lr * (nesterov ? d + mu * buf : buf);
+            d = G2[i] + weightDecay * param;
+            buf = mu * buf + (1 - tau) * d;
+            param -= lr * (nesterov ? d + mu * buf : buf);
             Assert.Equal(buf, gotB[i], tol);
             Assert.Equal(param, gotP[i], tol);
         }
