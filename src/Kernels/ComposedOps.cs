@@ -64,6 +64,46 @@ public static class ComposedOps
         }
     }
 
+    /// <summary>RMSProp in elementwise launches through two temporaries, flushing each state it updates.</summary>
+    public static void RmsPropStep(IBackend backend, StridedView param, StridedView grad, StridedView square, StridedView? gradAvg, StridedView? buffer, RmsPropParameters hp)
+    {
+        using var decayedBuffer = backend.Allocate(param.DType, param.Count);
+        using var scratchBuffer = backend.Allocate(param.DType, param.Count);
+        var scratch = StridedView.Contiguous(scratchBuffer, param.Shape);
+        var d = grad;
+        if (hp.WeightDecay != 0)
+        {
+            d = StridedView.Contiguous(decayedBuffer, param.Shape);
+            backend.Unary(UnaryOp.Affine, param, d, hp.WeightDecay, 0);
+            backend.Binary(BinaryOp.Add, grad, d, d);
+        }
+        // s ← α·s + (1 − α)·d²
+        backend.Binary(BinaryOp.Mul, d, d, scratch);
+        backend.Unary(UnaryOp.Affine, square, square, hp.Alpha, 0);
+        backend.AddScaled(square, scratch, 1 - hp.Alpha);
+        FlushSubnormals(backend, square);
+        if (hp.Centered && gradAvg is { } a)
+        {
+            backend.Unary(UnaryOp.Affine, a, a, hp.Alpha, 0);
+            backend.AddScaled(a, d, 1 - hp.Alpha);
+            FlushSubnormals(backend, a);
+            backend.Binary(BinaryOp.Mul, a, a, scratch);
+            backend.Binary(BinaryOp.Sub, square, scratch, scratch);
+            backend.Unary(UnaryOp.Sqrt, scratch, scratch);
+        }
+        else backend.Unary(UnaryOp.Sqrt, square, scratch);
+        backend.Unary(UnaryOp.Affine, scratch, scratch, 1, hp.Epsilon);
+        backend.Binary(BinaryOp.Div, d, scratch, scratch);
+        if (hp.Momentum > 0 && buffer is { } b)
+        {
+            backend.Unary(UnaryOp.Affine, b, b, hp.Momentum, 0);
+            backend.Binary(BinaryOp.Add, b, scratch, b);
+            FlushSubnormals(backend, b);
+            backend.AddScaled(param, b, -hp.LearningRate);
+        }
+        else backend.AddScaled(param, scratch, -hp.LearningRate);
+    }
+
     /// <summary>
     /// x ← 0 wherever |x| is below the dtype's smallest normal number, as x · (|x| ≥ min normal), so NaN
     /// and ±∞ stay. The fused optimizer steps store their moments this way (see <see cref="Subnormals"/>).

@@ -36,6 +36,20 @@ public readonly record struct AdamParameters(double LearningRate, double Beta1, 
 /// <param name="Nesterov">Nesterov momentum.</param>
 public readonly record struct SgdParameters(double LearningRate, double Momentum, double Dampening, bool FirstStep, double WeightDecay = 0, bool Nesterov = false);
 
+/// <summary>
+/// Hyper-parameters of one RMSProp step, as PyTorch's <c>torch.optim.RMSprop</c> defines them:
+/// d = g + wd·p; s = α·s + (1 − α)·d²; with <paramref name="Centered"/> also a = α·a + (1 − α)·d and
+/// the denominator √(s − a²) + ε, else √s + ε; r = d / denominator; with momentum b = μ·b + r and
+/// p = p − lr·b, else p = p − lr·r.
+/// </summary>
+/// <param name="LearningRate">Step size lr.</param>
+/// <param name="Alpha">Smoothing constant α of the averages.</param>
+/// <param name="Epsilon">Added to the denominator.</param>
+/// <param name="WeightDecay">L2 coefficient wd, added to the gradient.</param>
+/// <param name="Momentum">Momentum factor μ (0: no buffer).</param>
+/// <param name="Centered">Normalise by the variance estimate instead of the second moment.</param>
+public readonly record struct RmsPropParameters(double LearningRate, double Alpha, double Epsilon, double WeightDecay, double Momentum, bool Centered);
+
 /// <summary>The unary op that computes an <see cref="Activation"/>.</summary>
 public static class ActivationOps
 {

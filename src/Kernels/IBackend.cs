@@ -104,6 +104,15 @@ public interface IBackend : IDisposable
         ComposedOps.SgdMomentumStep(this, param, grad, buffer, hp);
 
     /// <summary>
+    /// One RMSProp update in place (see <see cref="RmsPropParameters"/>) on param, its squared-gradient
+    /// average, and, when used, its gradient average (<see cref="RmsPropParameters.Centered"/>) and
+    /// momentum buffer (<see cref="RmsPropParameters.Momentum"/> &gt; 0); all views have one shape and
+    /// dtype. Subnormal state is stored as zero (see <see cref="ComposedOps.FlushSubnormals"/>).
+    /// </summary>
+    void RmsPropStep(StridedView param, StridedView grad, StridedView square, StridedView? gradAvg, StridedView? buffer, RmsPropParameters hp) =>
+        ComposedOps.RmsPropStep(this, param, grad, square, gradAvg, buffer, hp);
+
+    /// <summary>
     /// c = activation(a·b + bias): <see cref="MatMul"/> with its epilogue. <paramref name="bias"/>, when
     /// given, is already broadcast to c's shape [batch, m, n] (typically strides [0, 0, 1]).
     /// </summary>

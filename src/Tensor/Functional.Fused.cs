@@ -208,6 +208,33 @@ public static class Functional
     }
 
     /// <summary>
+    /// One RMSProp update in place on <paramref name="param"/> and its state (PyTorch's formulas, see
+    /// <see cref="RmsPropParameters"/>): <paramref name="gradAvg"/> is needed when centered and
+    /// <paramref name="buffer"/> with momentum. One pass over memory on the backends that fuse it. Not recorded.
+    /// </summary>
+    public static void RmsPropStep(Tensor param, Tensor grad, Tensor square, Tensor? gradAvg, Tensor? buffer, RmsPropParameters hyperparameters)
+    {
+        const string op = "RmsPropStep";
+        if (hyperparameters.Centered && gradAvg is null) throw new ArgumentException($"{op}: a centered step needs the gradient average.");
+        if (hyperparameters.Momentum > 0 && buffer is null) throw new ArgumentException($"{op}: a step with momentum {hyperparameters.Momentum} needs the momentum buffer.");
+        var tensors = new List<Tensor> { param, grad, square };
+        if (hyperparameters.Centered) tensors.Add(gradAvg!);
+        if (hyperparameters.Momentum > 0) tensors.Add(buffer!);
+        foreach (var t in tensors)
+        {
+            ArgumentNullException.ThrowIfNull(t);
+            t.ThrowIfDisposed(op);
+            Tensor.CheckSameDevice(op, param, t);
+            if (!ShapeUtil.SameShape(t.Shape, param.Shape) || t.DType != param.DType)
+                throw new ArgumentException($"{op}: param {ShapeUtil.Format(param.Shape)} {param.DType.Name()} and a state or gradient tensor {ShapeUtil.Format(t.Shape)} {t.DType.Name()} must match in shape and dtype.");
+        }
+        if (!param.DType.IsFloating()) throw new ArgumentException($"{op}: parameters must be floating; got {param.DType.Name()}.");
+        if (param.NumElements == 0) return;
+        param.Backend.RmsPropStep(param.AsView(), grad.AsView(), square.AsView(),
+            hyperparameters.Centered ? gradAvg!.AsView() : null, hyperparameters.Momentum > 0 ? buffer!.AsView() : null, hyperparameters);
+    }
+
+    /// <summary>
     /// One SGD-with-momentum update in place, without weight decay or Nesterov momentum:
     /// buffer ← grad on the first step, else buffer ← momentum·buffer + (1 − dampening)·grad; then
     /// param ← param − lr·buffer. Not recorded.

@@ -160,4 +160,43 @@ public sealed partial class IlgpuBackend
         Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, int>>(
             "ActivationBackward", "ActivationGrad", typeof(T), typeof(FloatMath))
             (_stream, count, View<T>(grad), View<T>(output), View<T>(dz), d, s[0], s[1], s[2], activation);
+
+    /// <inheritdoc />
+    public void RmsPropStep(StridedView param, StridedView grad, StridedView square, StridedView? gradAvg, StridedView? buffer, RmsPropParameters hp)
+    {
+        const string name = "RmsPropStep";
+        Check(name, param, null, "param");
+        Check(name, grad, param.DType, "grad");
+        Check(name, square, param.DType, "square");
+        SameShape(name, grad, param);
+        SameShape(name, square, param);
+        var a = hp.Centered ? gradAvg ?? throw new ArgumentException($"{name}: a centered step needs the gradient average.") : square;
+        var b = hp.Momentum > 0 ? buffer ?? throw new ArgumentException($"{name}: a step with momentum {hp.Momentum} needs the momentum buffer.") : square;
+        Check(name, a, param.DType, "gradAvg");
+        Check(name, b, param.DType, "buffer");
+        SameShape(name, a, param);
+        SameShape(name, b, param);
+        if (!param.DType.IsFloating()) throw new NotSupportedException($"{name}: needs floating parameters, got int32 {Shape(param)}.");
+        if (!Elements(name, param, out int count)) return;
+        var h = new RmsScalars
+        {
+            LearningRate = hp.LearningRate,
+            Alpha = hp.Alpha,
+            OneMinusAlpha = 1 - hp.Alpha,
+            Epsilon = hp.Epsilon,
+            WeightDecay = hp.WeightDecay,
+            Momentum = hp.Momentum,
+            Tiny = Subnormals.MinNormal(param.DType),
+            Centered = hp.Centered ? 1 : 0,
+            HasMomentum = hp.Momentum > 0 ? 1 : 0,
+        };
+        var (d, s) = Geo.Build(param.Shape, param, grad, square, a, b);
+        if (param.DType == DType.Float32) RunRmsProp<float>(param, grad, square, a, b, count, d, s, h);
+        else RunRmsProp<double>(param, grad, square, a, b, count, d, s, h);
+    }
+
+    private void RunRmsProp<T>(StridedView param, StridedView grad, StridedView square, StridedView a, StridedView b, int count, Dims8 d, Strides8[] s, RmsScalars h) where T : unmanaged =>
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, Strides8, Strides8, RmsScalars>>(
+            "RmsPropStep", "RmsPropStep", typeof(T), typeof(FloatMath))
+            (_stream, count, View<T>(param), View<T>(grad), View<T>(square), View<T>(a), View<T>(b), d, s[0], s[1], s[2], s[3], s[4], h);
 }

@@ -423,6 +423,45 @@ internal static partial class IlgpuKernels
         dz[Geo.At(c, sz)] = g[Geo.At(c, sg)] * slope;
     }
 
+    /// <summary>
+    /// One RMSProp update of one element, in place, as the composed body computes it: d = wd·p + g;
+    /// s = α·s + (1−α)·d²; a = α·a + (1−α)·d when centered; r = d / (√(s − a²) or √s, + ε);
+    /// b = μ·b + r and p = p + (−lr)·b with momentum, else p = p + (−lr)·r. Updated state is flushed.
+    /// Views a and b are stand-ins (never touched) when their flag is off.
+    /// </summary>
+    [Kernel]
+    public static void RmsPropStep<T, TF>(Index1D i, ArrayView<T> p, ArrayView<T> g, ArrayView<T> s, ArrayView<T> a, ArrayView<T> b,
+        Dims8 d, Strides8 sp, Strides8 sg, Strides8 ss, Strides8 sa, Strides8 sb, RmsScalars h)
+        where T : unmanaged, INumber<T> where TF : struct, IFloatMath<T>
+    {
+        var c = Geo.Decompose(i, d);
+        long op = Geo.At(c, sp), os = Geo.At(c, ss);
+        TF f = default;
+        T tiny = f.From(h.Tiny);
+        T pv = p[op], dv = g[Geo.At(c, sg)];
+        if (h.WeightDecay != 0) dv = f.From(h.WeightDecay) * pv + dv;
+        T sv = FlushSubnormal(f.From(h.Alpha) * s[os] + f.From(h.OneMinusAlpha) * (dv * dv), tiny);
+        s[os] = sv;
+        T den;
+        if (h.Centered != 0)
+        {
+            long oa = Geo.At(c, sa);
+            T av = FlushSubnormal(f.From(h.Alpha) * a[oa] + f.From(h.OneMinusAlpha) * dv, tiny);
+            a[oa] = av;
+            den = f.Sqrt(sv - av * av);
+        }
+        else den = f.Sqrt(sv);
+        T r = dv / (den + f.From(h.Epsilon));
+        if (h.HasMomentum != 0)
+        {
+            long ob = Geo.At(c, sb);
+            T bv = FlushSubnormal(f.From(h.Momentum) * b[ob] + r, tiny);
+            b[ob] = bv;
+            r = bv;
+        }
+        p[op] = pv + f.From(-h.LearningRate) * r;
+    }
+
     /// <summary>Zero for |x| below <paramref name="tiny"/> (the smallest normal number); NaN and ±∞ pass.</summary>
     private static T FlushSubnormal<T>(T x, T tiny) where T : unmanaged, INumber<T> => x < tiny && -tiny < x ? T.Zero : x;
 

@@ -424,6 +424,13 @@ internal struct AdamScalars
     public int Mode;
 }
 
+/// <summary>The scalars of one RMSProp step (kernel parameter); Centered and HasMomentum say which state views are real.</summary>
+internal struct RmsScalars
+{
+    public double LearningRate, Alpha, OneMinusAlpha, Epsilon, WeightDecay, Momentum, Tiny;
+    public int Centered, HasMomentum;
+}
+
 /// <summary>The scalars of one SGD-with-momentum step (kernel parameter).</summary>
 internal struct SgdScalars
 {

@@ -187,38 +187,6 @@ public sealed class RMSProp : Optimizer
     }
 
     /// <summary>The per-parameter RMSProp math, in place on the parameter and its state.</summary>
-    internal static void RmsPropUpdate(Tensor param, Tensor grad, Tensor square, Tensor? gradAvg, Tensor? buffer, double lr, double alpha, double eps, double weightDecay, double momentum)
-    {
-        var g = grad;
-        if (weightDecay != 0)
-        {
-            g = grad.Clone();
-            g.AddInPlace(param, weightDecay);
-        }
-        using var g2 = g * g;
-        square.AffineInPlace(alpha);
-        square.AddInPlace(g2, 1 - alpha);
-        Tensor avg;
-        if (gradAvg is not null)
-        {
-            gradAvg.AffineInPlace(alpha);
-            gradAvg.AddInPlace(g, 1 - alpha);
-            using var mean2 = gradAvg * gradAvg;
-            using var variance = square - mean2;
-            avg = variance.Sqrt();
-        }
-        else avg = square.Sqrt();
-        using (avg)
-        {
-            avg.AffineInPlace(1, eps);
-            using var ratio = g / avg;
-            if (buffer is not null)
-            {
-                buffer.AffineInPlace(momentum);
-                buffer.AddInPlace(ratio);
-                param.AddInPlace(buffer, -lr);
-            }
-            else param.AddInPlace(ratio, -lr);
-        }
-    }
+    internal static void RmsPropUpdate(Tensor param, Tensor grad, Tensor square, Tensor? gradAvg, Tensor? buffer, double lr, double alpha, double eps, double weightDecay, double momentum) =>
+        Functional.RmsPropStep(param, grad, square, gradAvg, buffer, new Kernels.RmsPropParameters(lr, alpha, eps, weightDecay, momentum, gradAvg is not null));
 }

@@ -107,6 +107,7 @@ public sealed class IlgpuCodegenTests(CodegenFixture fx) : IClassFixture<Codegen
         Assert.Equal(2, all.Count(e => e.Method.Name == "AdamStep"));
         Assert.Equal(2, all.Count(e => e.Method.Name == "SgdMomentumStep"));
         Assert.Equal(2, all.Count(e => e.Method.Name == "ActivationGrad"));
+        Assert.Equal(2, all.Count(e => e.Method.Name == "RmsPropStep"));
         Assert.Equal(3, all.Count(e => e.Method.Name == "BiasAct"));
     }
 }
