@@ -194,16 +194,7 @@ public static class Functional
     public static void AdamStep(Tensor param, Tensor grad, Tensor m, Tensor v, AdamParameters hyperparameters)
     {
         const string op = "AdamStep";
-        foreach (var t in new[] { param, grad, m, v })
-        {
-            ArgumentNullException.ThrowIfNull(t);
-            t.ThrowIfDisposed(op);
-            Tensor.CheckSameDevice(op, param, t);
-            if (!ShapeUtil.SameShape(t.Shape, param.Shape) || t.DType != param.DType)
-                throw new ArgumentException($"{op}: param {ShapeUtil.Format(param.Shape)} {param.DType.Name()} and a state or gradient tensor {ShapeUtil.Format(t.Shape)} {t.DType.Name()} must match in shape and dtype.");
-        }
-        if (!param.DType.IsFloating()) throw new ArgumentException($"{op}: parameters must be floating; got {param.DType.Name()}.");
-        if (param.NumElements == 0) return;
+        if (!CheckStepOperands(op, param, [grad, m, v])) return;
         param.Backend.AdamStep(param.AsView(), grad.AsView(), m.AsView(), v.AsView(), hyperparameters);
     }
 
@@ -217,19 +208,10 @@ public static class Functional
         const string op = "RmsPropStep";
         if (hyperparameters.Centered && gradAvg is null) throw new ArgumentException($"{op}: a centered step needs the gradient average.");
         if (hyperparameters.Momentum > 0 && buffer is null) throw new ArgumentException($"{op}: a step with momentum {hyperparameters.Momentum} needs the momentum buffer.");
-        var tensors = new List<Tensor> { param, grad, square };
+        var tensors = new List<Tensor> { grad, square };
         if (hyperparameters.Centered) tensors.Add(gradAvg!);
         if (hyperparameters.Momentum > 0) tensors.Add(buffer!);
-        foreach (var t in tensors)
-        {
-            ArgumentNullException.ThrowIfNull(t);
-            t.ThrowIfDisposed(op);
-            Tensor.CheckSameDevice(op, param, t);
-            if (!ShapeUtil.SameShape(t.Shape, param.Shape) || t.DType != param.DType)
-                throw new ArgumentException($"{op}: param {ShapeUtil.Format(param.Shape)} {param.DType.Name()} and a state or gradient tensor {ShapeUtil.Format(t.Shape)} {t.DType.Name()} must match in shape and dtype.");
-        }
-        if (!param.DType.IsFloating()) throw new ArgumentException($"{op}: parameters must be floating; got {param.DType.Name()}.");
-        if (param.NumElements == 0) return;
+        if (!CheckStepOperands(op, param, tensors)) return;
         param.Backend.RmsPropStep(param.AsView(), grad.AsView(), square.AsView(),
             hyperparameters.Centered ? gradAvg!.AsView() : null, hyperparameters.Momentum > 0 ? buffer!.AsView() : null, hyperparameters);
     }
@@ -250,7 +232,19 @@ public static class Functional
     public static void SgdMomentumStep(Tensor param, Tensor grad, Tensor buffer, SgdParameters hyperparameters)
     {
         const string op = "SgdMomentumStep";
-        foreach (var t in new[] { param, grad, buffer })
+        if (!CheckStepOperands(op, param, [grad, buffer])) return;
+        param.Backend.SgdMomentumStep(param.AsView(), grad.AsView(), buffer.AsView(), hyperparameters);
+    }
+
+    /// <summary>
+    /// Checks an optimizer step's operands against <paramref name="param"/> (present, live, same device,
+    /// shape and dtype, floating); false when there is nothing to update.
+    /// </summary>
+    private static bool CheckStepOperands(string op, Tensor param, IReadOnlyList<Tensor> others)
+    {
+        ArgumentNullException.ThrowIfNull(param);
+        param.ThrowIfDisposed(op);
+        foreach (var t in others)
         {
             ArgumentNullException.ThrowIfNull(t);
             t.ThrowIfDisposed(op);
@@ -259,7 +253,6 @@ public static class Functional
                 throw new ArgumentException($"{op}: param {ShapeUtil.Format(param.Shape)} {param.DType.Name()} and a state or gradient tensor {ShapeUtil.Format(t.Shape)} {t.DType.Name()} must match in shape and dtype.");
         }
         if (!param.DType.IsFloating()) throw new ArgumentException($"{op}: parameters must be floating; got {param.DType.Name()}.");
-        if (param.NumElements == 0) return;
-        param.Backend.SgdMomentumStep(param.AsView(), grad.AsView(), buffer.AsView(), hyperparameters);
+        return param.NumElements > 0;
     }
 }
