@@ -16,7 +16,7 @@ public sealed class ActivationBackwardTests
         foreach (var device in BackendDevices.Names)
             foreach (var dtype in new[] { DType.Float32, DType.Float64 })
                 foreach (var act in new[] { Activation.Relu, Activation.Sigmoid, Activation.Tanh, Activation.None })
-                    foreach (var layout in new[] { "dense", "strided", "large", "no-bias" })
+                    foreach (var layout in new[] { "dense", "strided", "large", "wide", "no-bias" })
                         data.Add(device, dtype, act, layout);
         return data;
     }
@@ -27,8 +27,9 @@ public sealed class ActivationBackwardTests
     {
         var dev = BackendDevices.Resolve(deviceName);
         using var scope = Tensor.NewScope();
-        // 37 × 29: vector bodies and scalar tails; 300 × 290 crosses the threading threshold.
-        (int rows, int features) = layout == "large" ? (300, 290) : (37, 29);
+        // 37 × 29: vector bodies and scalar tails; 600 × 450 crosses the threading threshold; 3 × 2100
+        // spans two of the managed kernel's 2048-column chunks of bias sums.
+        (int rows, int features) = layout switch { "large" => (600, 450), "wide" => (3, 2100), _ => (37, 29) };
         var g = Tensor.Randn([rows, features], seed: 1, dtype: dtype, device: dev);
         var pre = Tensor.Randn([rows, features], seed: 2, dtype: dtype, device: dev);
         var y = activation switch
