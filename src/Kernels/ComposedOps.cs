@@ -28,52 +28,43 @@ public static class ComposedOps
     /// </summary>
     public static void SgdMomentumStep(IBackend backend, StridedView param, StridedView grad, StridedView buffer, SgdParameters hp)
     {
-        DeviceBuffer? decayed = null, ahead = null;
-        try
+        var d = grad;
+        using var decayed = hp.WeightDecay != 0 ? backend.Allocate(param.DType, param.Count) : null;
+        if (decayed is not null)
         {
-            var d = grad;
-            if (hp.WeightDecay != 0)
-            {
-                decayed = backend.Allocate(param.DType, param.Count);
-                d = StridedView.Contiguous(decayed, param.Shape);
-                backend.Unary(UnaryOp.Affine, param, d, hp.WeightDecay, 0);
-                backend.Binary(BinaryOp.Add, grad, d, d);
-            }
-            if (hp.FirstStep) backend.Copy(d, buffer);
-            else
-            {
-                backend.Unary(UnaryOp.Affine, buffer, buffer, hp.Momentum, 0);
-                backend.AddScaled(buffer, d, 1 - hp.Dampening);
-            }
-            FlushSubnormals(backend, buffer);
-            if (!hp.Nesterov)
-            {
-                backend.AddScaled(param, buffer, -hp.LearningRate);
-                return;
-            }
-            ahead = backend.Allocate(param.DType, param.Count);
-            var step = StridedView.Contiguous(ahead, param.Shape);
-            backend.Unary(UnaryOp.Affine, buffer, step, hp.Momentum, 0);
-            backend.Binary(BinaryOp.Add, d, step, step);
-            backend.AddScaled(param, step, -hp.LearningRate);
+            d = StridedView.Contiguous(decayed, param.Shape);
+            backend.Unary(UnaryOp.Affine, param, d, hp.WeightDecay, 0);
+            backend.Binary(BinaryOp.Add, grad, d, d);
         }
-        finally
+        if (hp.FirstStep) backend.Copy(d, buffer);
+        else
         {
-            decayed?.Dispose();
-            ahead?.Dispose();
+            backend.Unary(UnaryOp.Affine, buffer, buffer, hp.Momentum, 0);
+            backend.AddScaled(buffer, d, 1 - hp.Dampening);
         }
+        FlushSubnormals(backend, buffer);
+        if (!hp.Nesterov)
+        {
+            backend.AddScaled(param, buffer, -hp.LearningRate);
+            return;
+        }
+        using var ahead = backend.Allocate(param.DType, param.Count);
+        var step = StridedView.Contiguous(ahead, param.Shape);
+        backend.Unary(UnaryOp.Affine, buffer, step, hp.Momentum, 0);
+        backend.Binary(BinaryOp.Add, d, step, step);
+        backend.AddScaled(param, step, -hp.LearningRate);
     }
 
     /// <summary>RMSProp in elementwise launches through two temporaries, flushing each state it updates.</summary>
     public static void RmsPropStep(IBackend backend, StridedView param, StridedView grad, StridedView square, StridedView? gradAvg, StridedView? buffer, RmsPropParameters hp)
     {
-        using var decayedBuffer = backend.Allocate(param.DType, param.Count);
         using var scratchBuffer = backend.Allocate(param.DType, param.Count);
         var scratch = StridedView.Contiguous(scratchBuffer, param.Shape);
         var d = grad;
-        if (hp.WeightDecay != 0)
+        using var decayed = hp.WeightDecay != 0 ? backend.Allocate(param.DType, param.Count) : null;
+        if (decayed is not null)
         {
-            d = StridedView.Contiguous(decayedBuffer, param.Shape);
+            d = StridedView.Contiguous(decayed, param.Shape);
             backend.Unary(UnaryOp.Affine, param, d, hp.WeightDecay, 0);
             backend.Binary(BinaryOp.Add, grad, d, d);
         }
@@ -128,7 +119,7 @@ public static class ComposedOps
         if (activation.ToUnaryOp() is { } op) backend.Unary(op, c, c);
     }
 
-    /// <summary>Default body of <see cref="IBackend.ActivationBackward"/>: the slope from y in one or two launches, the product, then a row sum for the bias.</summary>
+    /// <summary>Default body of <see cref="IBackend.ActivationBackward"/>: the slope from y in one or two launches and the product (a copy without an activation), then a row sum for the bias.</summary>
     public static void ActivationBackward(IBackend backend, StridedView grad, StridedView output, Activation activation, StridedView dz, StridedView? biasGrad)
     {
         switch (activation)
@@ -148,11 +139,9 @@ public static class ComposedOps
                 backend.Binary(BinaryOp.Mul, output, output, dz);
                 backend.Unary(UnaryOp.Affine, dz, dz, -1, 1);
                 break;
-            default:
-                backend.Fill(dz, 1);
-                break;
         }
-        backend.Binary(BinaryOp.Mul, grad, dz, dz);
+        if (activation.ToUnaryOp() is null) backend.Copy(grad, dz);
+        else backend.Binary(BinaryOp.Mul, grad, dz, dz);
         if (biasGrad is not { } db) return;
         int rows = dz.Shape[0], features = dz.Shape[1];
         backend.Reduce(ReduceOp.Sum, new StridedView(dz.Buffer, [1, rows, features], [0, dz.Strides[0], dz.Strides[1]], dz.Offset),

@@ -21,4 +21,8 @@ internal static class Subnormals
 
     /// <summary>The smallest positive normal number of <paramref name="dtype"/> (a floating dtype).</summary>
     public static double MinNormal(DType dtype) => dtype == DType.Float32 ? MinNormalSingle : MinNormalDouble;
+
+    /// <summary>The smallest positive normal <typeparamref name="T"/> (float or double).</summary>
+    public static T MinNormal<T>() where T : System.Numerics.IFloatingPointIeee754<T> =>
+        T.CreateTruncating(typeof(T) == typeof(float) ? MinNormalSingle : MinNormalDouble);
 }

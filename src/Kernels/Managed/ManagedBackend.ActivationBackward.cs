@@ -47,17 +47,13 @@ public sealed unsafe partial class ManagedBackend
         var k = new ActivationBackwardKernel<T>(Ptr<T>(grad), grad.Strides[0], Ptr<T>(output), output.Strides[0], Ptr<T>(dz), dz.Strides[0],
             biasGrad is { } db ? Ptr<T>(db) : null, activation, rows);
         long work = (long)rows * features;
-        // Feature slices of whole vectors (64 bytes), at most four per thread.
-        int unit = Math.Max(1, 64 / sizeof(T));
-        int slices = work < StridedLoop.ParallelThreshold || WorkerPool.Threads == 1 ? 1 : Math.Min(WorkerPool.Threads * 4, (features + unit - 1) / unit);
-        if (slices <= 1)
+        if (work < StridedLoop.ParallelThreshold || WorkerPool.Threads == 1)
         {
             k.Columns(0, features);
             return;
         }
-        int per = (features + slices - 1) / slices;
-        per = (per + unit - 1) / unit * unit;
-        WorkerPool.For((features + per - 1) / per, s => k.Columns(s * per, Math.Min(features, (s + 1) * per)));
+        // Feature slices of whole cache lines, at most four per thread.
+        WorkerPool.ForRanges(features, WorkerPool.Threads * 4, k.Columns, align: Math.Max(1, 64 / sizeof(T)));
     }
 
     private readonly struct ActivationBackwardKernel<T>(T* g, long gs, T* y, long ys, T* dz, long dzs, T* db, Activation activation, int rows)

@@ -63,13 +63,8 @@ public sealed unsafe partial class ManagedBackend
             k.Run(p, g, b, n);
             return;
         }
-        int chunks = WorkerPool.Threads * 2, per = (n + chunks - 1) / chunks;
         nint pp = (nint)p, gp = (nint)g, bp = (nint)b;
-        WorkerPool.For(chunks, c =>
-        {
-            int lo = c * per, len = Math.Min(per, n - lo);
-            if (len > 0) k.Run((T*)pp + lo, (T*)gp + lo, (T*)bp + lo, len);
-        });
+        WorkerPool.ForRanges(n, WorkerPool.Threads * 2, (lo, hi) => k.Run((T*)pp + lo, (T*)gp + lo, (T*)bp + lo, hi - lo));
     }
 
     /// <summary>The SGD update over L1-sized blocks: every pass of a block runs while it is in cache.</summary>
@@ -116,24 +111,24 @@ public sealed unsafe partial class ManagedBackend
     /// <summary>x ← 0 where |x| is subnormal (NaN and ±∞ kept); the block is in L1, so this pass is nearly free.</summary>
     private static void FlushSubnormals<T>(Span<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T tiny = MinNormal<T>();
+        T tiny = Subnormals.MinNormal<T>();
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
             var t = Vector256.Create(tiny);
             fixed (T* p = x)
                 for (; i <= x.Length - Vector256<T>.Count; i += Vector256<T>.Count)
-                {
-                    var v = Vector256.Load(p + i);
-                    Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Abs(v), t), Vector256<T>.Zero, v).Store(p + i);
-                }
+                    Flush(Vector256.Load(p + i), t).Store(p + i);
         }
-        for (; i < x.Length; i++)
-            if (T.Abs(x[i]) < tiny) x[i] = T.Zero;
+        for (; i < x.Length; i++) x[i] = Flush(x[i], tiny);
     }
 
-    private static T MinNormal<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
-        typeof(T) == typeof(float) ? T.CreateTruncating(Subnormals.MinNormalSingle) : T.CreateTruncating(Subnormals.MinNormalDouble);
+    /// <summary>Zero in every lane where |x| is below <paramref name="tiny"/> (the smallest normal); NaN and ±∞ pass.</summary>
+    private static Vector256<T> Flush<T>(Vector256<T> x, Vector256<T> tiny) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Abs(x), tiny), Vector256<T>.Zero, x);
+
+    /// <summary>Zero where |x| is below <paramref name="tiny"/> (the smallest normal); NaN and ±∞ pass.</summary>
+    private static T Flush<T>(T x, T tiny) where T : unmanaged, IFloatingPointIeee754<T> => T.Abs(x) < tiny ? T.Zero : x;
 
     /// <inheritdoc />
     /// <remarks>
@@ -176,9 +171,7 @@ public sealed unsafe partial class ManagedBackend
             CrossEntropyRows<T>(logits, labels, losses, gradient, 0, rows);
             return;
         }
-        int tasks = Math.Min(rows, WorkerPool.Threads * 4);
-        int per = (rows + tasks - 1) / tasks;
-        WorkerPool.For((rows + per - 1) / per, t => CrossEntropyRows<T>(logits, labels, losses, gradient, t * per, Math.Min(rows, (t + 1) * per)));
+        WorkerPool.ForRanges(rows, WorkerPool.Threads * 4, (r0, r1) => CrossEntropyRows<T>(logits, labels, losses, gradient, r0, r1));
     }
 
     private static void CrossEntropyRows<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int r0, int r1) where T : unmanaged, IFloatingPointIeee754<T>
@@ -252,17 +245,18 @@ public sealed unsafe partial class ManagedBackend
         var l = StridedLoop.Create([param, grad, m, v]);
         switch (param.DType)
         {
-            case DType.Float32: { var k = new AdamRow<float>(hp); StridedLoop.Run(ref l, ref k, AdamParallelThreshold); break; }
-            case DType.Float64: { var k = new AdamRow<double>(hp); StridedLoop.Run(ref l, ref k, AdamParallelThreshold); break; }
+            case DType.Float32: { var k = new AdamRow<float>(hp); StridedLoop.Run(ref l, ref k, AdaptiveStepParallelThreshold); break; }
+            case DType.Float64: { var k = new AdamRow<double>(hp); StridedLoop.Run(ref l, ref k, AdaptiveStepParallelThreshold); break; }
             default: throw IntNotSupported(op);
         }
     }
 
     /// <summary>
-    /// Parameters from which an optimizer step is split across threads: a square root and a division
-    /// per element make it compute-bound, so it pays much earlier than a copy-like elementwise op.
+    /// Parameters from which an optimizer step is split across threads. Adam's and RMSProp's square
+    /// root and division per element make them compute-bound, so threads pay much earlier than for a
+    /// copy-like elementwise op; SGD's three multiply-adds pay a little later.
     /// </summary>
-    private const long AdamParallelThreshold = 1 << 15, SgdParallelThreshold = 1 << 16;
+    private const long AdaptiveStepParallelThreshold = 1 << 15, SgdParallelThreshold = 1 << 16;
 
     /// <summary>PyTorch's Adam/AdamW update for one row of (param, grad, m, v).</summary>
     private readonly struct AdamRow<T> : IRowKernel where T : unmanaged, IFloatingPointIeee754<T>
@@ -281,7 +275,7 @@ public sealed unsafe partial class ManagedBackend
             _invSqrtBc2 = T.CreateTruncating(1 / Math.Sqrt(bc2));
             _eps = T.CreateTruncating(hp.Epsilon);
             _negStep = T.CreateTruncating(-hp.LearningRate / bc1);
-            _tiny = MinNormal<T>();
+            _tiny = Subnormals.MinNormal<T>();
         }
 
         public void Row(long index, int n, ref readonly RowOperands o)
@@ -302,8 +296,8 @@ public sealed unsafe partial class ManagedBackend
                     pv *= decay;
                     var mv = beta1 * Vector256.Load(m + i) + omb1 * gv;
                     var vv = beta2 * Vector256.Load(v + i) + omb2 * (gv * gv);
-                    mv = Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Abs(mv), tiny), Vector256<T>.Zero, mv);
-                    vv = Vector256.ConditionalSelect(Vector256.LessThan(vv, tiny), Vector256<T>.Zero, vv);
+                    mv = Flush(mv, tiny);
+                    vv = Flush(vv, tiny);
                     mv.Store(m + i);
                     vv.Store(v + i);
                     (pv + step * (mv / (Vector256.Sqrt(vv) * isb + eps))).Store(p + i);
@@ -318,8 +312,8 @@ public sealed unsafe partial class ManagedBackend
                 ref T vi = ref v[i * o.S3];
                 mi = _beta1 * mi + _oneMinusBeta1 * gi;
                 vi = _beta2 * vi + _oneMinusBeta2 * (gi * gi);
-                if (T.Abs(mi) < _tiny) mi = T.Zero;
-                if (vi < _tiny) vi = T.Zero;
+                mi = Flush(mi, _tiny);
+                vi = Flush(vi, _tiny);
                 pi += _negStep * (mi / (T.Sqrt(vi) * _invSqrtBc2 + _eps));
             }
         }

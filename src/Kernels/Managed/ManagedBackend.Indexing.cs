@@ -50,8 +50,7 @@ public sealed unsafe partial class ManagedBackend
         // threads fetch nearly twice as fast; rows are split, and each is written by one thread.
         if (outer == 1 && index.Strides[2] == 0 && y.Count >= GatherParallelThreshold && WorkerPool.Threads > 1)
         {
-            int chunks = Math.Min(m, WorkerPool.Threads * 4), per = (m + chunks - 1) / chunks;
-            WorkerPool.For(chunks, c => GatherRows<T>(x, index, y, c * per, Math.Min(m, (c + 1) * per)));
+            WorkerPool.ForRanges(m, WorkerPool.Threads * 4, (j0, j1) => GatherRows<T>(x, index, y, j0, j1));
             return;
         }
         GatherRows<T>(x, index, y, 0, m);

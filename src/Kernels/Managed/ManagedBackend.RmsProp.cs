@@ -8,7 +8,7 @@ public sealed unsafe partial class ManagedBackend
     /// <inheritdoc />
     /// <remarks>
     /// Dense operands take one pass that reads and writes each element once (the composed body makes
-    /// a dozen passes), threaded from 32k elements like Adam; other layouts take the composed body.
+    /// a dozen passes), threaded from 32k elements like Adam's; other layouts take the composed body.
     /// </remarks>
     public void RmsPropStep(StridedView param, StridedView grad, StridedView square, StridedView? gradAvg, StridedView? buffer, RmsPropParameters hp)
     {
@@ -39,13 +39,12 @@ public sealed unsafe partial class ManagedBackend
     {
         var k = new RmsPropKernel<T>(hp, Ptr<T>(param), Ptr<T>(grad), Ptr<T>(square),
             hp.Centered ? Ptr<T>(gradAvg!.Value) : null, hp.Momentum > 0 ? Ptr<T>(buffer!.Value) : null);
-        if (n < AdamParallelThreshold || WorkerPool.Threads == 1)
+        if (n < AdaptiveStepParallelThreshold || WorkerPool.Threads == 1)
         {
             k.Run(0, n);
             return;
         }
-        int chunks = WorkerPool.Threads * 2, per = (n + chunks - 1) / chunks;
-        WorkerPool.For(chunks, c => k.Run(c * per, Math.Min(n, (c + 1) * per)));
+        WorkerPool.ForRanges(n, WorkerPool.Threads * 2, k.Run);
     }
 
     /// <summary>PyTorch's RMSprop for elements [i0, i1), each read and written once.</summary>
@@ -53,7 +52,7 @@ public sealed unsafe partial class ManagedBackend
     {
         private readonly T _alpha = T.CreateTruncating(hp.Alpha), _oneMinusAlpha = T.CreateTruncating(1 - hp.Alpha),
             _eps = T.CreateTruncating(hp.Epsilon), _wd = T.CreateTruncating(hp.WeightDecay), _momentum = T.CreateTruncating(hp.Momentum),
-            _negLr = T.CreateTruncating(-hp.LearningRate), _tiny = MinNormal<T>();
+            _negLr = T.CreateTruncating(-hp.LearningRate), _tiny = Subnormals.MinNormal<T>();
         private readonly bool _decay = hp.WeightDecay != 0;
 
         public void Run(int i0, int i1)
@@ -92,12 +91,12 @@ public sealed unsafe partial class ManagedBackend
             {
                 T pv = p[i], d = g[i];
                 if (_decay) d = _wd * pv + d;
-                T sv = Flush(_alpha * s[i] + _oneMinusAlpha * (d * d));
+                T sv = Flush(_alpha * s[i] + _oneMinusAlpha * (d * d), _tiny);
                 s[i] = sv;
                 T den;
                 if (a != null)
                 {
-                    T av = Flush(_alpha * a[i] + _oneMinusAlpha * d);
+                    T av = Flush(_alpha * a[i] + _oneMinusAlpha * d, _tiny);
                     a[i] = av;
                     den = T.Sqrt(sv - av * av);
                 }
@@ -105,17 +104,12 @@ public sealed unsafe partial class ManagedBackend
                 T r = d / (den + _eps);
                 if (b != null)
                 {
-                    T bv = Flush(_momentum * b[i] + r);
+                    T bv = Flush(_momentum * b[i] + r, _tiny);
                     b[i] = bv;
                     r = bv;
                 }
                 p[i] = pv + _negLr * r;
             }
         }
-
-        private static Vector256<T> Flush(Vector256<T> x, Vector256<T> tiny) =>
-            Vector256.ConditionalSelect(Vector256.LessThan(Vector256.Abs(x), tiny), Vector256<T>.Zero, x);
-
-        private T Flush(T x) => T.Abs(x) < _tiny ? T.Zero : x;
     }
 }

@@ -80,6 +80,20 @@ internal static class WorkerPool
         if (job.Error is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
     }
 
+    /// <summary>
+    /// Splits [0, <paramref name="count"/>) into at most <paramref name="chunks"/> ranges of equal length,
+    /// rounded up to a multiple of <paramref name="align"/>, and runs <paramref name="body"/>(start, end)
+    /// for each through <see cref="For"/>.
+    /// </summary>
+    public static void ForRanges(int count, int chunks, Action<int, int> body, int align = 1)
+    {
+        if (count <= 0) return;
+        chunks = Math.Clamp(chunks, 1, count);
+        int per = (count + chunks - 1) / chunks;
+        per = (per + align - 1) / align * align;
+        For((count + per - 1) / per, c => body(c * per, Math.Min(count, (c + 1) * per)));
+    }
+
     private static void Work(Job job)
     {
         int i;
