@@ -40,28 +40,22 @@ public sealed class SGD : Optimizer
     /// <inheritdoc />
     protected override void Update(int index, Tensor param, Tensor grad, long step)
     {
-        bool first = !HasState(index, "momentum_buffer");
-        var buffer = Momentum != 0 ? State(index, "momentum_buffer", () => Tensor.ZerosLike(param)) : null;
-        SgdUpdate(param, grad, buffer, first, LearningRate, Momentum, Dampening, Nesterov, WeightDecay);
-    }
-
-    /// <summary>The per-parameter SGD math (in place on <paramref name="param"/> and <paramref name="buffer"/>): one fused step with momentum, an axpy without.</summary>
-    internal static void SgdUpdate(Tensor param, Tensor grad, Tensor? buffer, bool firstStep, double lr, double momentum, double dampening, bool nesterov, double weightDecay)
-    {
-        if (buffer is not null)
+        if (Momentum != 0)
         {
-            Functional.SgdMomentumStep(param, grad, buffer, new Kernels.SgdParameters(lr, momentum, dampening, firstStep, weightDecay, nesterov));
+            bool first = !HasState(index, "momentum_buffer");
+            var buffer = State(index, "momentum_buffer", () => Tensor.ZerosLike(param));
+            Functional.SgdMomentumStep(param, grad, buffer, new Kernels.SgdParameters(LearningRate, Momentum, Dampening, first, WeightDecay, Nesterov));
             return;
         }
         // Plain SGD (no momentum, so no buffer and no Nesterov): p −= lr·(g + wd·p).
-        if (weightDecay == 0)
+        if (WeightDecay == 0)
         {
-            param.AddInPlace(grad, -lr);
+            param.AddInPlace(grad, -LearningRate);
             return;
         }
         using var d = grad.Clone();
-        d.AddInPlace(param, weightDecay);
-        param.AddInPlace(d, -lr);
+        d.AddInPlace(param, WeightDecay);
+        param.AddInPlace(d, -LearningRate);
     }
 }
 
@@ -112,12 +106,8 @@ public class Adam : Optimizer
     {
         var m = State(index, "exp_avg", () => Tensor.ZerosLike(param));
         var v = State(index, "exp_avg_sq", () => Tensor.ZerosLike(param));
-        AdamUpdate(param, grad, m, v, step, LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled);
+        Functional.AdamStep(param, grad, m, v, new Kernels.AdamParameters(LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled, step));
     }
-
-    /// <summary>The per-parameter Adam/AdamW math, in place on <paramref name="param"/>, <paramref name="m"/> and <paramref name="v"/> (one place to fuse into a kernel).</summary>
-    internal static void AdamUpdate(Tensor param, Tensor grad, Tensor m, Tensor v, long step, double lr, double beta1, double beta2, double eps, double weightDecay, bool decoupled) =>
-        Functional.AdamStep(param, grad, m, v, new Kernels.AdamParameters(lr, beta1, beta2, eps, weightDecay, decoupled, step));
 }
 
 /// <summary>
@@ -183,10 +173,6 @@ public sealed class RMSProp : Optimizer
         var square = State(index, "square_avg", () => Tensor.ZerosLike(param));
         var gradAvg = Centered ? State(index, "grad_avg", () => Tensor.ZerosLike(param)) : null;
         var buffer = Momentum > 0 ? State(index, "momentum_buffer", () => Tensor.ZerosLike(param)) : null;
-        RmsPropUpdate(param, grad, square, gradAvg, buffer, LearningRate, Alpha, Eps, WeightDecay, Momentum);
+        Functional.RmsPropStep(param, grad, square, gradAvg, buffer, new Kernels.RmsPropParameters(LearningRate, Alpha, Eps, WeightDecay, Momentum, Centered));
     }
-
-    /// <summary>The per-parameter RMSProp math, in place on the parameter and its state.</summary>
-    internal static void RmsPropUpdate(Tensor param, Tensor grad, Tensor square, Tensor? gradAvg, Tensor? buffer, double lr, double alpha, double eps, double weightDecay, double momentum) =>
-        Functional.RmsPropStep(param, grad, square, gradAvg, buffer, new Kernels.RmsPropParameters(lr, alpha, eps, weightDecay, momentum, gradAvg is not null));
 }
