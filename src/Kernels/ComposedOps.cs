@@ -28,14 +28,7 @@ public static class ComposedOps
     /// </summary>
     public static void SgdMomentumStep(IBackend backend, StridedView param, StridedView grad, StridedView buffer, SgdParameters hp)
     {
-        var d = grad;
-        using var decayed = hp.WeightDecay != 0 ? backend.Allocate(param.DType, param.Count) : null;
-        if (decayed is not null)
-        {
-            d = StridedView.Contiguous(decayed, param.Shape);
-            backend.Unary(UnaryOp.Affine, param, d, hp.WeightDecay, 0);
-            backend.Binary(BinaryOp.Add, grad, d, d);
-        }
+        using var decayed = DecayedGradient(backend, param, grad, hp.WeightDecay, out var d);
         if (hp.FirstStep) backend.Copy(d, buffer);
         else
         {
@@ -60,14 +53,7 @@ public static class ComposedOps
     {
         using var scratchBuffer = backend.Allocate(param.DType, param.Count);
         var scratch = StridedView.Contiguous(scratchBuffer, param.Shape);
-        var d = grad;
-        using var decayed = hp.WeightDecay != 0 ? backend.Allocate(param.DType, param.Count) : null;
-        if (decayed is not null)
-        {
-            d = StridedView.Contiguous(decayed, param.Shape);
-            backend.Unary(UnaryOp.Affine, param, d, hp.WeightDecay, 0);
-            backend.Binary(BinaryOp.Add, grad, d, d);
-        }
+        using var decayed = DecayedGradient(backend, param, grad, hp.WeightDecay, out var d);
         // s ← α·s + (1 − α)·d²
         backend.Binary(BinaryOp.Mul, d, d, scratch);
         backend.Unary(UnaryOp.Affine, square, square, hp.Alpha, 0);
@@ -93,6 +79,21 @@ public static class ComposedOps
             backend.AddScaled(param, b, -hp.LearningRate);
         }
         else backend.AddScaled(param, scratch, -hp.LearningRate);
+    }
+
+    /// <summary>
+    /// The gradient with L2 weight decay, <paramref name="d"/> = wd·p + g, in a new temporary that the
+    /// caller disposes (the return value); without decay <paramref name="d"/> is g itself and nothing is allocated.
+    /// </summary>
+    private static DeviceBuffer? DecayedGradient(IBackend backend, StridedView param, StridedView grad, double weightDecay, out StridedView d)
+    {
+        d = grad;
+        if (weightDecay == 0) return null;
+        var decayed = backend.Allocate(param.DType, param.Count);
+        d = StridedView.Contiguous(decayed, param.Shape);
+        backend.Unary(UnaryOp.Affine, param, d, weightDecay, 0);
+        backend.Binary(BinaryOp.Add, d, grad, d);
+        return decayed;
     }
 
     /// <summary>
@@ -169,18 +170,10 @@ public static class ComposedOps
         backend.ScatterAdd(m1, index3, g3);
     }
 
-    /// <summary>Default body of <see cref="IBackend.AdamStep"/>: the update in thirteen elementwise launches through two temporaries, and the moments' subnormal flush.</summary>
+    /// <summary>Default body of <see cref="IBackend.AdamStep"/>: the update in thirteen elementwise launches through one or two temporaries, and the moments' subnormal flush.</summary>
     public static void AdamStep(IBackend backend, StridedView param, StridedView grad, StridedView m, StridedView v, AdamParameters hp)
     {
-        using var tmpBuffer = backend.Allocate(param.DType, param.Count);
-        var tmp = StridedView.Contiguous(tmpBuffer, param.Shape);
-        var g = grad;
-        if (hp.WeightDecay != 0 && !hp.Decoupled)
-        {
-            backend.Unary(UnaryOp.Affine, param, tmp, hp.WeightDecay, 0);
-            backend.Binary(BinaryOp.Add, tmp, grad, tmp);
-            g = tmp;
-        }
+        using var decayed = DecayedGradient(backend, param, grad, hp.Decoupled ? 0 : hp.WeightDecay, out var g);
         if (hp.WeightDecay != 0 && hp.Decoupled) backend.Unary(UnaryOp.Affine, param, param, 1 - hp.LearningRate * hp.WeightDecay, 0);
         // m ← β₁m + (1−β₁)g, as m·β₁ then += (1−β₁)g through the scratch buffer.
         using var scratchBuffer = backend.Allocate(param.DType, param.Count);
