@@ -132,11 +132,11 @@ public sealed class SemanticsTests
             using (Autograd.NoGrad())
             {
                 gate.Set();
-                done.Wait();
+                done.Wait(TestContext.Current.CancellationToken);
             }
         });
         worker.Start();
-        gate.Wait();
+        gate.Wait(TestContext.Current.CancellationToken);
         using (var y = x * 2) recordedInsideOtherThreadsNoGrad = y.RequiresGrad;
         done.Set();
         worker.Join();

@@ -44,7 +44,8 @@ public sealed class NnSerialCollection;
 /// <summary>A fact that is skipped, with the reason, when Fashion-MNIST is not installed.</summary>
 public sealed class FashionMnistFactAttribute : FactAttribute
 {
-    public FashionMnistFactAttribute()
+    public FashionMnistFactAttribute([System.Runtime.CompilerServices.CallerFilePath] string? sourceFilePath = null, [System.Runtime.CompilerServices.CallerLineNumber] int sourceLineNumber = -1)
+        : base(sourceFilePath, sourceLineNumber)
     {
         if (FashionMnist.Locate() is null)
             Skip = $"Fashion-MNIST not found in ${FashionMnist.EnvironmentVariable} or {FashionMnist.DefaultDirectory} (apt-get install dataset-fashion-mnist).";

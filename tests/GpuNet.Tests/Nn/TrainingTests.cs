@@ -1,6 +1,5 @@
 using GpuNet.Nn;
 using Xunit;
-using Xunit.Abstractions;
 using static GpuNet.Tests.Nn.NnTestUtil;
 
 namespace GpuNet.Tests.Nn;
