@@ -45,6 +45,18 @@ public sealed class Device
     /// <summary>Threads per warp (1 for the managed CPU).</summary>
     public int WarpSize { get; }
 
+    /// <summary>
+    /// Lets float32 matrix products on this device run on tensor cores in TF32 (10-bit mantissa
+    /// inputs, float32 accumulation), as PyTorch's <c>torch.backends.cuda.matmul.allow_tf32</c>:
+    /// several times faster on NVIDIA GPUs from Ampere on, with relative errors near 1e-3 instead of
+    /// 1e-6. Off by default. It affects cuBLAS products on CUDA devices only; every other device and
+    /// GpuNet's own kernels compute in full float32 regardless.
+    /// </summary>
+    public bool AllowTf32 { get; set; }
+
+    /// <summary>Kernel launches, host synchronisations and host↔device bytes on this device so far.</summary>
+    public DeviceCounters Counters { get; } = new();
+
     /// <summary>True for CUDA and OpenCL devices.</summary>
     public bool IsGpu => Kind is DeviceKind.Cuda or DeviceKind.OpenCL;
 
@@ -103,7 +115,7 @@ public sealed class Device
         var matches = All.Where(d => d.Kind == kind).ToList();
         if (index >= matches.Count)
             throw new ArgumentException(matches.Count == 0
-                ? $"Device '{spec}': no {KindName(kind)} device on this machine. Available: {Available()}."
+                ? $"Device '{spec}': no {KindName(kind)} device on this machine{Problem(kind)}. Available: {Available()}."
                 : $"Device '{spec}': index {index} is out of range; there are {matches.Count} {KindName(kind)} device(s). Available: {Available()}.");
         return matches[index];
     }
@@ -119,6 +131,13 @@ public sealed class Device
 
     /// <summary>The device's spec, e.g. <c>cpu</c>, <c>cuda:0</c>; <see cref="Get"/> accepts it back.</summary>
     public override string ToString() => Kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu ? KindName(Kind) : $"{KindName(Kind)}:{Index}";
+
+    private static string Problem(DeviceKind kind) => (kind switch
+    {
+        DeviceKind.Cuda => IlgpuDiscovery.CudaProblem,
+        DeviceKind.OpenCL => IlgpuDiscovery.OpenClProblem,
+        _ => null,
+    }) is { } why ? $" ({why})" : "";
 
     private static string Available() => string.Join(", ", All.Select(d => d.ToString()));
 

@@ -14,18 +14,24 @@ namespace GpuNet.Benchmarking;
 /// <summary>Timing helpers: medians of repeated runs after warm-up.</summary>
 internal static class Timing
 {
-    /// <summary>Median seconds per call of <paramref name="action"/> over <paramref name="repeats"/> timed runs of <paramref name="inner"/> calls each.</summary>
-    public static double Median(Action action, int repeats = 7, int inner = 1, int warmup = 2, double warmupSeconds = 0.35)
+    /// <summary>
+    /// Median seconds per call of <paramref name="action"/> over <paramref name="repeats"/> timed runs of <paramref name="inner"/> calls each.
+    /// On an asynchronous device pass its <paramref name="sync"/>: it runs after the warm-up and closes each timed run,
+    /// so a run measures the device's work, not only the launches.
+    /// </summary>
+    public static double Median(Action action, int repeats = 7, int inner = 1, int warmup = 2, double warmupSeconds = 0.35, Action? sync = null)
     {
         // At least a third of a second of warm-up as well, so the JIT's tiering has promoted the hot
         // methods: a microsecond op measured at tier 0 reads several times slower than it runs.
         var warm = Stopwatch.StartNew();
         for (int i = 0; i < warmup || (warm.Elapsed.TotalSeconds < warmupSeconds && i < 100_000); i++) action();
+        sync?.Invoke();
         var samples = new double[repeats];
         for (int r = 0; r < repeats; r++)
         {
             long t0 = Stopwatch.GetTimestamp();
             for (int i = 0; i < inner; i++) action();
+            sync?.Invoke();
             samples[r] = Stopwatch.GetElapsedTime(t0).TotalSeconds / inner;
         }
         Array.Sort(samples);
@@ -58,11 +64,13 @@ internal static class Timing
     }
 
     /// <summary>Calls per timed run so one run lasts about <paramref name="targetSeconds"/>.</summary>
-    public static int Calibrate(Action action, double targetSeconds = 0.02)
+    public static int Calibrate(Action action, double targetSeconds = 0.02, Action? sync = null)
     {
         action();
+        sync?.Invoke();
         long t0 = Stopwatch.GetTimestamp();
         action();
+        sync?.Invoke();
         double one = Math.Max(Stopwatch.GetElapsedTime(t0).TotalSeconds, 1e-8);
         return (int)Math.Clamp(targetSeconds / one, 1, 1_000_000);
     }
@@ -252,6 +260,7 @@ internal static unsafe class Headline
     /// <summary>Runs the suite on <paramref name="device"/>; <paramref name="report"/> sees each row as it is measured.</summary>
     public static List<BenchRow> Run(Device device, bool quick, Action<BenchRow> report, string[]? only = null)
     {
+        if (device.IsGpu) return GpuHeadline.Run(device, quick, report, only);
         var rows = new List<BenchRow>();
         void Add(BenchRow r) { rows.Add(r); report(r); }
         bool Want(string group) => only is null || only.Length == 0 || only.Contains(group);

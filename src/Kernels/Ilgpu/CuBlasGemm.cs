@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
@@ -6,10 +5,12 @@ using ILGPU.Runtime.Cuda;
 namespace GpuNet.Kernels.Ilgpu;
 
 /// <summary>
-/// cuBLAS GEMM for the ILGPU backend on CUDA: one handle per accelerator (ILGPU.Algorithms'
-/// <c>CuBlas</c>, bound to the accelerator's default stream, so cuBLAS calls queue in order
-/// with the ILGPU kernels and nothing synchronises). Row-major strided [batch, m, k] views are
-/// mapped onto cuBLAS's column-major sgemm / dgemm:
+/// cuBLAS GEMM for the ILGPU backend on CUDA: one handle per accelerator, bound to the
+/// accelerator's default stream, so cuBLAS calls queue in order with the ILGPU kernels and nothing
+/// synchronises. cuBLAS is bound here directly (<see cref="CuBlasNative"/>), not through
+/// ILGPU.Algorithms, whose 1.5.3 wrapper only knows cuBLAS 10–12: CUDA 13 ships
+/// <c>libcublas.so.13</c>, and the <c>_v2</c> entry points used here are stable across versions.
+/// Row-major strided [batch, m, k] views are mapped onto cuBLAS's column-major sgemm / dgemm:
 /// <list type="bullet">
 /// <item>a matrix whose columns are contiguous (column stride 1) is, read column-major, its own
 /// transpose with leading dimension = its row stride; one whose rows are contiguous (row stride 1)
@@ -23,6 +24,7 @@ namespace GpuNet.Kernels.Ilgpu;
 /// </list>
 /// Anything else returns false and the caller runs its ILGPU kernel; so does any cuBLAS error
 /// (which also switches cuBLAS off for the backend: a failed library never breaks the device).
+/// float32 products run on the tensor cores in TF32 only while <see cref="Device.AllowTf32"/> is set.
 /// </summary>
 internal sealed unsafe class CuBlasGemm : IDisposable
 {
@@ -31,29 +33,28 @@ internal sealed unsafe class CuBlasGemm : IDisposable
 
     private const int OpN = 0, OpT = 1; // cublasOperation_t
 
-    private readonly CuBlas<CuBlasPointerModeHandlers.ManualMode> _blas;
-    private readonly IntPtr _library;
-    private readonly delegate* unmanaged<IntPtr, int, int, int, int, int, float*, IntPtr, int, long, IntPtr, int, long, float*, IntPtr, int, long, int, int> _sgemmStridedBatched;
-    private readonly delegate* unmanaged<IntPtr, int, int, int, int, int, double*, IntPtr, int, long, IntPtr, int, long, double*, IntPtr, int, long, int, int> _dgemmStridedBatched;
+    private readonly CuBlasNative _native;
+    private readonly IntPtr _handle;
     private bool _failed;
+    private bool _tf32;
 
-    private CuBlasGemm(CuBlas<CuBlasPointerModeHandlers.ManualMode> blas, IntPtr library, IntPtr sgemm, IntPtr dgemm)
+    private CuBlasGemm(CuBlasNative native, IntPtr handle, int version)
     {
-        _blas = blas;
-        _library = library;
-        _sgemmStridedBatched = (delegate* unmanaged<IntPtr, int, int, int, int, int, float*, IntPtr, int, long, IntPtr, int, long, float*, IntPtr, int, long, int, int>)sgemm;
-        _dgemmStridedBatched = (delegate* unmanaged<IntPtr, int, int, int, int, int, double*, IntPtr, int, long, IntPtr, int, long, double*, IntPtr, int, long, int, int>)dgemm;
+        _native = native;
+        _handle = handle;
+        Version = version;
     }
 
-    /// <summary>True when the strided-batched entry points were found (else batches loop over gemm).</summary>
-    internal bool HasStridedBatched => _sgemmStridedBatched != null && _dgemmStridedBatched != null;
+    /// <summary>The error that switched cuBLAS off for this backend, or null while it works.</summary>
+    internal string? Failure { get; private set; }
 
-    /// <summary>cuBLAS's version number (major·10000 + minor·100 + patch).</summary>
-    internal int Version => _blas.Version;
+    /// <summary>cuBLAS's version number (major·10000 + minor·100 + patch from cuBLAS 11 on).</summary>
+    internal int Version { get; }
 
     /// <summary>
-    /// Creates the handle on <paramref name="accelerator"/> (the newest cuBLAS ILGPU.Algorithms finds: 12, 11 or 10),
-    /// or returns null with the reason in <paramref name="status"/>. Never throws.
+    /// Creates the handle on <paramref name="accelerator"/> (the newest cuBLAS found: 13, 12 or 11),
+    /// bound to its default stream, or returns null with the reason in <paramref name="status"/>. Never throws.
+    /// The accelerator must be current on the calling thread.
     /// </summary>
     internal static CuBlasGemm? TryCreate(Accelerator accelerator, out string status)
     {
@@ -62,68 +63,63 @@ internal sealed unsafe class CuBlasGemm : IDisposable
             status = "not a CUDA device";
             return null;
         }
-        CuBlas<CuBlasPointerModeHandlers.ManualMode>? blas = null;
-        try
+        var native = CuBlasNative.TryLoad(out string? loadError);
+        if (native is null)
         {
-            // No version: ILGPU.Algorithms tries the cuBLAS libraries it knows (12, 11, 10), newest first (1.5.3 IL checked).
-            blas = new CuBlas<CuBlasPointerModeHandlers.ManualMode>(cuda);
-            blas.Stream = (CudaStream)cuda.DefaultStream; // the stream the backend launches on
-            blas.PointerMode = CuBlasPointerMode.Host;     // alpha and beta are host scalars
-            // The strided-batched entry points are not wrapped by ILGPU.Algorithms 1.5.3: take them from the
-            // library ILGPU already loaded (same soname, so dlopen hands back the same instance and handle).
-            int major = blas.Version / 10000;
-            IntPtr lib = IntPtr.Zero, s = IntPtr.Zero, d = IntPtr.Zero;
-            foreach (var name in LibraryNames(major))
-            {
-                if (!NativeLibrary.TryLoad(name, out lib)) continue;
-                if (NativeLibrary.TryGetExport(lib, "cublasSgemmStridedBatched", out s) && NativeLibrary.TryGetExport(lib, "cublasDgemmStridedBatched", out d)) break;
-                NativeLibrary.Free(lib);
-                lib = s = d = IntPtr.Zero;
-            }
-            status = $"cuBLAS {major}.{blas.Version / 100 % 100}.{blas.Version % 100}" + (lib == IntPtr.Zero ? " (no strided-batched entry point: batches loop)" : "");
-            return new CuBlasGemm(blas, lib, s, d);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or CuBlasException or InvalidOperationException or NotSupportedException or BadImageFormatException or TypeInitializationException or InvalidCastException)
-        {
-            try { blas?.Dispose(); } catch (Exception) { /* already failing */ }
-            status = $"cuBLAS unavailable ({e.GetType().Name}: {e.Message}); using the ILGPU GEMM kernels";
+            status = $"cuBLAS unavailable ({loadError}); using the ILGPU GEMM kernels";
             return null;
         }
+        IntPtr handle = IntPtr.Zero;
+        int rc = native.Create(&handle);
+        if (rc != 0)
+        {
+            status = $"cuBLAS unavailable (cublasCreate_v2 returned {CuBlasNative.StatusName(rc)} from {native.LibraryName}); using the ILGPU GEMM kernels";
+            return null;
+        }
+        var stream = ((CudaStream)cuda.DefaultStream).StreamPtr; // the stream the backend launches on
+        int version = 0;
+        if ((rc = native.SetStream(handle, stream)) != 0 || (rc = native.GetVersion(handle, &version)) != 0 || (rc = native.SetMathMode(handle, CuBlasNative.DefaultMath)) != 0)
+        {
+            native.Destroy(handle);
+            status = $"cuBLAS unavailable (set-up returned {CuBlasNative.StatusName(rc)} from {native.LibraryName}); using the ILGPU GEMM kernels";
+            return null;
+        }
+        status = $"cuBLAS {version / 10000}.{version / 100 % 100}.{version % 100} ({native.LibraryName})";
+        return new CuBlasGemm(native, handle, version);
     }
-
-    private static IEnumerable<string> LibraryNames(int major) =>
-        OperatingSystem.IsWindows() ? [$"cublas64_{major}.dll"]
-        : OperatingSystem.IsMacOS() ? [$"libcublas.{major}.dylib"]
-        : [$"libcublas.so.{major}", "libcublas.so"];
 
     /// <summary>
     /// Queues c[b] = a[b]·b[b] (geometry <paramref name="g"/>, <paramref name="batch"/> batches) on the
     /// handle's stream; false (and nothing queued) when the layout has no cuBLAS form or cuBLAS failed.
     /// </summary>
-    internal bool TryGemm<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, MatGeom g, int batch) where T : unmanaged
+    internal bool TryGemm<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, MatGeom g, int batch, bool allowTf32, DeviceCounters counters) where T : unmanaged
     {
         if (_failed || g.K <= 0 || g.M <= 0 || g.N <= 0 || batch <= 0) return false;
         if (!TryPlan(g, out var plan)) return false;
-        bool strided = batch > 1 && g.A.SO > 0 && g.B.SO > 0 && g.C.SO > 0 && HasStridedBatched;
+        bool strided = batch > 1 && g.A.SO > 0 && g.B.SO > 0 && g.C.SO > 0;
         if (batch > 1 && !strided && (batch > MaxLoopBatches || g.C.SO == 0)) return false;
         try
         {
+            ApplyMathMode(allowTf32 && typeof(T) == typeof(float));
             // X' is the first cuBLAS operand (b when c is row-major), Y' the second.
             var (x, xs, y, ys) = plan.Swap ? (b, g.B, a, g.A) : (a, g.A, b, g.B);
             if (batch == 1 || !strided)
             {
+                counters.AddLaunches(batch);
                 for (int i = 0; i < batch; i++)
                     Gemm(plan, Sub(x, xs.Offset + (long)i * xs.SO), Sub(y, ys.Offset + (long)i * ys.SO), Sub(c, g.C.Offset + (long)i * g.C.SO));
             }
             else
             {
+                counters.AddLaunches(1);
                 StridedBatched(plan, Sub(x, xs.Offset), xs.SO, Sub(y, ys.Offset), ys.SO, Sub(c, g.C.Offset), g.C.SO, batch);
             }
             return true;
         }
-        catch (Exception e) when (e is CuBlasException or EntryPointNotFoundException or DllNotFoundException)
+        catch (CuBlasCallException e)
         {
             _failed = true;
+            Failure = e.Message;
             return false;
         }
     }
@@ -132,11 +128,21 @@ internal sealed unsafe class CuBlasGemm : IDisposable
 
     private void Gemm<T>(in Plan p, ArrayView<T> x, ArrayView<T> y, ArrayView<T> c) where T : unmanaged
     {
+        int status;
         if (typeof(T) == typeof(float))
-            _blas.Gemm((CuBlasOperation)p.OpX, (CuBlasOperation)p.OpY, p.M, p.N, p.K, 1f, x.Cast<float>(), p.LdX, y.Cast<float>(), p.LdY, 0f, c.Cast<float>(), p.LdC);
+        {
+            float one = 1f, zero = 0f;
+            status = _native.Sgemm(_handle, p.OpX, p.OpY, p.M, p.N, p.K, &one, (float*)x.LoadEffectiveAddressAsPtr(), p.LdX,
+                (float*)y.LoadEffectiveAddressAsPtr(), p.LdY, &zero, (float*)c.LoadEffectiveAddressAsPtr(), p.LdC);
+        }
         else if (typeof(T) == typeof(double))
-            _blas.Gemm((CuBlasOperation)p.OpX, (CuBlasOperation)p.OpY, p.M, p.N, p.K, 1.0, x.Cast<double>(), p.LdX, y.Cast<double>(), p.LdY, 0.0, c.Cast<double>(), p.LdC);
+        {
+            double one = 1, zero = 0;
+            status = _native.Dgemm(_handle, p.OpX, p.OpY, p.M, p.N, p.K, &one, (double*)x.LoadEffectiveAddressAsPtr(), p.LdX,
+                (double*)y.LoadEffectiveAddressAsPtr(), p.LdY, &zero, (double*)c.LoadEffectiveAddressAsPtr(), p.LdC);
+        }
         else throw new NotSupportedException($"cuBLAS GEMM: no {typeof(T).Name} variant.");
+        if (status != 0) throw new CuBlasCallException("cublas{S,D}gemm_v2", status);
     }
 
     private void StridedBatched<T>(in Plan p, ArrayView<T> x, long sx, ArrayView<T> y, long sy, ArrayView<T> c, long sc, int batch) where T : unmanaged
@@ -145,17 +151,26 @@ internal sealed unsafe class CuBlasGemm : IDisposable
         if (typeof(T) == typeof(float))
         {
             float one = 1f, zero = 0f;
-            status = _sgemmStridedBatched(_blas.Handle, p.OpX, p.OpY, p.M, p.N, p.K, &one, x.LoadEffectiveAddressAsPtr(), p.LdX, sx,
-                y.LoadEffectiveAddressAsPtr(), p.LdY, sy, &zero, c.LoadEffectiveAddressAsPtr(), p.LdC, sc, batch);
+            status = _native.SgemmStridedBatched(_handle, p.OpX, p.OpY, p.M, p.N, p.K, &one, (float*)x.LoadEffectiveAddressAsPtr(), p.LdX, sx,
+                (float*)y.LoadEffectiveAddressAsPtr(), p.LdY, sy, &zero, (float*)c.LoadEffectiveAddressAsPtr(), p.LdC, sc, batch);
         }
         else if (typeof(T) == typeof(double))
         {
             double one = 1, zero = 0;
-            status = _dgemmStridedBatched(_blas.Handle, p.OpX, p.OpY, p.M, p.N, p.K, &one, x.LoadEffectiveAddressAsPtr(), p.LdX, sx,
-                y.LoadEffectiveAddressAsPtr(), p.LdY, sy, &zero, c.LoadEffectiveAddressAsPtr(), p.LdC, sc, batch);
+            status = _native.DgemmStridedBatched(_handle, p.OpX, p.OpY, p.M, p.N, p.K, &one, (double*)x.LoadEffectiveAddressAsPtr(), p.LdX, sx,
+                (double*)y.LoadEffectiveAddressAsPtr(), p.LdY, sy, &zero, (double*)c.LoadEffectiveAddressAsPtr(), p.LdC, sc, batch);
         }
         else throw new NotSupportedException($"cuBLAS GEMM: no {typeof(T).Name} variant.");
-        if (status != 0) throw new CuBlasException((CuBlasStatus)status);
+        if (status != 0) throw new CuBlasCallException("cublas{S,D}gemmStridedBatched", status);
+    }
+
+    /// <summary>Switches float32 products between plain FP32 and TF32 tensor-core math when the setting changed.</summary>
+    private void ApplyMathMode(bool tf32)
+    {
+        if (tf32 == _tf32) return;
+        int rc = _native.SetMathMode(_handle, tf32 ? CuBlasNative.Tf32TensorOpMath : CuBlasNative.DefaultMath);
+        if (rc != 0) throw new CuBlasCallException("cublasSetMathMode", rc);
+        _tf32 = tf32;
     }
 
     /// <summary>A cuBLAS call's shape: C' (M×N, column-major, ldc) = op(X') · op(Y').</summary>
@@ -216,10 +231,6 @@ internal sealed unsafe class CuBlasGemm : IDisposable
         return (rows == 1 || rs == 1) && ld >= Math.Max(rows, 1);
     }
 
-    /// <summary>Frees the handle and the library reference taken for the strided-batched entry points.</summary>
-    public void Dispose()
-    {
-        _blas.Dispose();
-        if (_library != IntPtr.Zero) NativeLibrary.Free(_library);
-    }
+    /// <summary>Frees the handle (the library stays loaded: other backends may share it).</summary>
+    public void Dispose() => _native.Destroy(_handle);
 }

@@ -35,7 +35,14 @@ public sealed partial class IlgpuBackend
     internal GemmKernel LastGemm { get; private set; }
 
     /// <summary>Why cuBLAS is or is not in use on this backend ("not a CUDA device", the load error, or its version).</summary>
-    internal string CuBlasStatus { get { CuBlas(); return _cuBlasStatus ?? "not tried"; } }
+    internal string CuBlasStatus
+    {
+        get
+        {
+            var blas = CuBlas();
+            return (_cuBlasStatus ?? "not tried") + (blas?.Failure is { } f ? $", switched off after an error: {f}" : "");
+        }
+    }
 
     /// <inheritdoc />
     public void MatMul(StridedView a, StridedView b, StridedView c) => RunMatMul("MatMul", a, b, c, null, Activation.None);
@@ -87,7 +94,7 @@ public sealed partial class IlgpuBackend
         var choice = ChooseGemm(typeof(T), batch, m, n, k);
         if (choice == GemmKernel.CuBlas)
         {
-            if (CuBlas() is { } blas && blas.TryGemm(View<T>(a), View<T>(b), View<T>(c), geom, batch))
+            if (CuBlas() is { } blas && blas.TryGemm(View<T>(a), View<T>(b), View<T>(c), geom, batch, Device.AllowTf32, Device.Counters))
             {
                 LastGemm = GemmKernel.CuBlas;
                 if (bias is not null || act != Act.None) RunBiasAct<T>(c, bias, act);

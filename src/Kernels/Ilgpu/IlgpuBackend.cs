@@ -1,5 +1,7 @@
 using System.Numerics;
+using System.Linq.Expressions;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -124,6 +126,7 @@ public sealed partial class IlgpuBackend : IBackend
         if (src.IsEmpty) return;
         Bind();
         buffer.View<T>().SubView(dstOffset, src.Length).CopyFromCPU(_stream, src);
+        Device.Counters.AddUpload((long)src.Length * Unsafe.SizeOf<T>());
     }
 
     /// <inheritdoc />
@@ -134,11 +137,13 @@ public sealed partial class IlgpuBackend : IBackend
         if (srcOffset < 0 || srcOffset + dst.Length > src.Length)
             throw new ArgumentOutOfRangeException(nameof(srcOffset), $"Download: {dst.Length} elements at offset {srcOffset} do not fit a buffer of {src.Length}.");
         Bind();
+        Device.Counters.AddSynchronization();
         _stream.Synchronize();
         if (dst.IsEmpty) return;
         ArrayView1D<T, Stride1D.Dense> view = buffer.View<T>().SubView(srcOffset, dst.Length);
         view.CopyToCPU(_stream, dst);
         _stream.Synchronize();
+        Device.Counters.AddDownload((long)dst.Length * Unsafe.SizeOf<T>());
     }
 
     /// <inheritdoc />
@@ -146,6 +151,7 @@ public sealed partial class IlgpuBackend : IBackend
     {
         ThrowIfDisposed();
         Bind();
+        Device.Counters.AddSynchronization();
         _stream.Synchronize();
     }
 
@@ -595,10 +601,23 @@ public sealed partial class IlgpuBackend : IBackend
             }
             bool grouped = method.GetCustomAttribute<KernelAttribute>()!.Grouped;
             var loaded = grouped ? _accelerator.LoadKernel(method) : _accelerator.LoadAutoGroupedKernel(method);
-            var launcher = loaded.CreateLauncherDelegate<TDelegate>();
+            var launcher = Counted(loaded.CreateLauncherDelegate<TDelegate>());
             _kernels[key] = launcher;
             return launcher;
         }
+    }
+
+    /// <summary>
+    /// The launcher wrapped so that each call also counts one launch in <see cref="Device.Counters"/>:
+    /// compiled once per kernel, it costs an interlocked add per launch.
+    /// </summary>
+    private TDelegate Counted<TDelegate>(TDelegate launcher) where TDelegate : Delegate
+    {
+        var invoke = typeof(TDelegate).GetMethod("Invoke")!;
+        var args = invoke.GetParameters().Select(p => Expression.Parameter(p.ParameterType, p.Name)).ToArray();
+        var count = Expression.Call(Expression.Constant(Device.Counters), typeof(DeviceCounters).GetMethod(nameof(DeviceCounters.AddLaunches), BindingFlags.Instance | BindingFlags.NonPublic)!, Expression.Constant(1L));
+        var body = Expression.Block(count, Expression.Invoke(Expression.Constant(launcher), args));
+        return Expression.Lambda<TDelegate>(body, args).Compile();
     }
 
     private static string DTypeName(Type t) =>

@@ -26,8 +26,15 @@ internal static class IlgpuDiscovery
     /// <summary>Set to 1 to also list OpenCL devices ILGPU would skip (e.g. PoCL), forcing them on; see ILGPU-NOTES.</summary>
     internal const string ForceOpenClVariable = "GPUNET_OPENCL_FORCE";
 
+    /// <summary>Why no CUDA device was listed (the driver's or ILGPU's error), or null.</summary>
+    internal static string? CudaProblem { get; private set; }
+
+    /// <summary>Why no OpenCL device was listed, or null.</summary>
+    internal static string? OpenClProblem { get; private set; }
+
     internal static IEnumerable<Device> Discover()
     {
+        NativeNames.Register();
         var list = new List<Device>
         {
             new("ILGPU CPU accelerator (4 threads)", DeviceKind.IlgpuCpu, 0, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, 2, CreateCpuBackend),
@@ -45,7 +52,8 @@ internal static class IlgpuDiscovery
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException or BadImageFormatException or InvalidOperationException or NotSupportedException)
         {
-            // No CUDA driver: no CUDA devices.
+            // No CUDA driver: no CUDA devices; the reason is kept for the "no cuda device" error.
+            CudaProblem = Describe(e);
         }
         try
         {
@@ -62,8 +70,15 @@ internal static class IlgpuDiscovery
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException or BadImageFormatException or InvalidOperationException or NotSupportedException)
         {
             // No OpenCL loader or ICD: no OpenCL devices.
+            OpenClProblem = Describe(e);
         }
         return list;
+    }
+
+    private static string Describe(Exception e)
+    {
+        while (e is TypeInitializationException { InnerException: { } inner }) e = inner;
+        return $"{e.GetType().Name}: {e.Message}";
     }
 
     // ILGPU's own default OpenCL filter (CLContextExtensions.OpenCL()).

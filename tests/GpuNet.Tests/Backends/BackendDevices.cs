@@ -5,7 +5,7 @@ namespace GpuNet.Tests.Backends;
 /// <summary>
 /// The devices the conformance suite runs on, by name so that xunit can serialize each case:
 /// the managed CPU and ILGPU's CPU accelerator always, plus the device <c>GPUNET_DEVICE</c> names
-/// when it names a GPU (cuda / opencl, optionally with :index). Names are resolved with
+/// when it names a GPU (cuda / opencl, optionally with :index); <c>GPUNET_TEST_DEVICES</c> replaces the list. Names are resolved with
 /// <see cref="Device.Get"/> only when a test runs, so discovery never touches a backend.
 /// </summary>
 public static class BackendDevices
@@ -39,8 +39,18 @@ public static class BackendDevices
         return kind is "cuda" or "gpu" or "opencl" or "cl";
     }
 
+    /// <summary>Environment variable with a comma-separated device list that replaces the default rows (e.g. <c>cuda</c> on a GPU machine).</summary>
+    public const string OnlyVariable = "GPUNET_TEST_DEVICES";
+
+    /// <summary>The devices <c>GPUNET_TEST_DEVICES</c> names, or null when it is unset.</summary>
+    public static List<string>? Only() =>
+        Environment.GetEnvironmentVariable(OnlyVariable) is { Length: > 0 } list
+            ? list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(n => n.ToLowerInvariant()).ToList()
+            : null;
+
     private static List<string> Discover()
     {
+        if (Only() is { } only) return only;
         var names = new List<string> { Cpu, IlgpuCpu };
         var spec = Environment.GetEnvironmentVariable(Device.EnvironmentVariable);
         if (NamesGpu(spec)) names.Add(spec!.Trim().ToLowerInvariant());

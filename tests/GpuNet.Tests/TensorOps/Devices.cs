@@ -1,9 +1,12 @@
+using GpuNet.Tests.Backends;
+
 namespace GpuNet.Tests.TensorOps;
 
 /// <summary>
 /// The devices the conformance suite runs on: the managed CPU and ILGPU's CPU accelerator always,
 /// plus the GPU named by <c>GPUNET_DEVICE</c> when it names one. Theories take the device's name
 /// (so test cases read "cpu", "ilgpu-cpu", "cuda") and resolve it with <see cref="Device.Get"/>.
+/// <c>GPUNET_TEST_DEVICES</c> replaces the list (the GPU check runs the suites on the GPU alone).
 /// </summary>
 public static class Devices
 {
@@ -11,6 +14,7 @@ public static class Devices
     {
         get
         {
+            if (BackendDevices.Only() is { } only) return only;
             var names = new List<string> { "cpu", "ilgpu-cpu" };
             var env = Environment.GetEnvironmentVariable(Device.EnvironmentVariable)?.Trim().ToLowerInvariant();
             if (!string.IsNullOrEmpty(env) && (env.StartsWith("cuda") || env.StartsWith("opencl") || env.StartsWith("gpu") || env.StartsWith("cl")))
