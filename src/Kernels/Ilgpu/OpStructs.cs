@@ -100,8 +100,23 @@ internal struct SigmoidOp : IUnaryOp<float>, IUnaryOp<double>
 
 internal struct TanhOp : IUnaryOp<float>, IUnaryOp<double>
 {
-    public float Apply(float x, float a, float b) => XMath.Tanh(x);
-    public double Apply(double x, double a, double b) => XMath.Tanh(x);
+    // Not XMath.Tanh: on CUDA its float form is PTX tanh.approx.f32 (relative error up to 2^-11, seen as
+    // 5e-6 off at 0.7 on an H200), and its double form divides exp by exp, giving inf/inf = NaN past
+    // |x| ≈ 355. Below 1/4 the odd Taylor series to x⁹ (truncation < 1e-8 relative); above, 1 − 2/(e^{2|x|}+1),
+    // which saturates to exactly 1 when the exponential overflows. NaN falls through to the exponential.
+    public float Apply(float x, float a, float b)
+    {
+        float ax = XMath.Abs(x);
+        if (ax < 0.25f)
+        {
+            float x2 = x * x;
+            return x * (1f + x2 * (-1f / 3f + x2 * (2f / 15f + x2 * (-17f / 315f + x2 * (62f / 2835f)))));
+        }
+        float r = 1f - 2f / (XMath.Exp(2f * ax) + 1f);
+        return x < 0f ? -r : r;
+    }
+
+    public double Apply(double x, double a, double b) => XMath.Abs(x) > 20.0 ? (x < 0.0 ? -1.0 : 1.0) : XMath.Tanh(x);
 }
 
 internal struct ReluOp : IUnaryOp<float>, IUnaryOp<double>, IUnaryOp<int>
@@ -187,46 +202,50 @@ internal struct MinimumOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
     public int Apply(int a, int b) => a < b ? a : b;
 }
 
-// Comparisons are generic over the dtype: they need only ordering, and write 1/0 in it.
+// Comparisons are generic over the dtype: they need only ordering, and write 1/0 in it. The float and
+// double forms spell their constants as 1f / 1.0: written `? 1 : 0`, C# compiles a comparison result
+// converted to float (cgt; conv.r4), which ILGPU 1.5.3's PTX and OpenCL back ends lower to a select of
+// the *bit pattern* of the integer 1 (1.4e-45f, 4.9e-324) — correct on the CPU accelerator, wrong on
+// every GPU. IlgpuCodegenTests.ComparisonsWriteOneAndZero guards the generated code.
 internal struct GtOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
 {
-    public float Apply(float a, float b) => a > b ? 1 : 0;
-    public double Apply(double a, double b) => a > b ? 1 : 0;
+    public float Apply(float a, float b) => a > b ? 1f : 0f;
+    public double Apply(double a, double b) => a > b ? 1.0 : 0.0;
     public int Apply(int a, int b) => a > b ? 1 : 0;
 }
 
 internal struct GeOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
 {
-    public float Apply(float a, float b) => a >= b ? 1 : 0;
-    public double Apply(double a, double b) => a >= b ? 1 : 0;
+    public float Apply(float a, float b) => a >= b ? 1f : 0f;
+    public double Apply(double a, double b) => a >= b ? 1.0 : 0.0;
     public int Apply(int a, int b) => a >= b ? 1 : 0;
 }
 
 internal struct LtOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
 {
-    public float Apply(float a, float b) => a < b ? 1 : 0;
-    public double Apply(double a, double b) => a < b ? 1 : 0;
+    public float Apply(float a, float b) => a < b ? 1f : 0f;
+    public double Apply(double a, double b) => a < b ? 1.0 : 0.0;
     public int Apply(int a, int b) => a < b ? 1 : 0;
 }
 
 internal struct LeOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
 {
-    public float Apply(float a, float b) => a <= b ? 1 : 0;
-    public double Apply(double a, double b) => a <= b ? 1 : 0;
+    public float Apply(float a, float b) => a <= b ? 1f : 0f;
+    public double Apply(double a, double b) => a <= b ? 1.0 : 0.0;
     public int Apply(int a, int b) => a <= b ? 1 : 0;
 }
 
 internal struct EqOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
 {
-    public float Apply(float a, float b) => a == b ? 1 : 0;
-    public double Apply(double a, double b) => a == b ? 1 : 0;
+    public float Apply(float a, float b) => a == b ? 1f : 0f;
+    public double Apply(double a, double b) => a == b ? 1.0 : 0.0;
     public int Apply(int a, int b) => a == b ? 1 : 0;
 }
 
 internal struct NeOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
 {
-    public float Apply(float a, float b) => a != b ? 1 : 0;
-    public double Apply(double a, double b) => a != b ? 1 : 0;
+    public float Apply(float a, float b) => a != b ? 1f : 0f;
+    public double Apply(double a, double b) => a != b ? 1.0 : 0.0;
     public int Apply(int a, int b) => a != b ? 1 : 0;
 }
 

@@ -61,6 +61,10 @@ public sealed class IlgpuCodegenTests(CodegenFixture fx) : IClassFixture<Codegen
         // Shared memory + barriers only: atomics and shuffles would not build on PoCL.
         Assert.DoesNotContain("atom.", compiled.PTXAssembly);
         Assert.DoesNotContain("shfl.", compiled.PTXAssembly);
+        // The smallest subnormals as immediates are integer 1s reinterpreted as floats: ILGPU 1.5.3 emits them for
+        // a comparison converted to float (`a > b ? 1 : 0`), so comparisons wrote 1.4e-45 instead of 1 on GPUs.
+        Assert.False(compiled.PTXAssembly.Contains("0f00000001", StringComparison.Ordinal) || compiled.PTXAssembly.Contains("0d0000000000000001", StringComparison.Ordinal),
+            $"{kernel}: PTX holds the bit pattern of an integer 1 as a float immediate (a bool converted to float).");
     }
 
     [Theory]
@@ -72,6 +76,8 @@ public sealed class IlgpuCodegenTests(CodegenFixture fx) : IClassFixture<Codegen
         Assert.DoesNotContain("atomic_", compiled.Source);
         Assert.DoesNotContain("work_group_reduce", compiled.Source);
         Assert.DoesNotContain("sub_group", compiled.Source);
+        Assert.False(compiled.Source.Contains("1.40129846E-45", StringComparison.OrdinalIgnoreCase) || compiled.Source.Contains("4.9406564584124654E-324", StringComparison.OrdinalIgnoreCase),
+            $"{kernel}: OpenCL C holds the bit pattern of an integer 1 as a float literal (a bool converted to float).");
     }
 
     [Fact]
