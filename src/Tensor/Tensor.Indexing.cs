@@ -114,7 +114,16 @@ public sealed partial class Tensor
     }
 
     /// <summary>The slices of dim <paramref name="dim"/> listed in the 1-D Int32 <paramref name="index"/>, in order (repeats allowed).</summary>
-    public Tensor IndexSelect(int dim, Tensor index)
+    public Tensor IndexSelect(int dim, Tensor index) => IndexSelect(dim, index, checkRange: true);
+
+    /// <summary>
+    /// <see cref="IndexSelect(int, Tensor)"/> without the range check, for callers that built the index
+    /// themselves and know it is in range (the data loader's permutation): the check reads the index's
+    /// minimum and maximum back to the host, two synchronisations per batch on a GPU.
+    /// </summary>
+    internal Tensor IndexSelectInRange(int dim, Tensor index) => IndexSelect(dim, index, checkRange: false);
+
+    private Tensor IndexSelect(int dim, Tensor index, bool checkRange)
     {
         ThrowIfDisposed("IndexSelect");
         int d = ShapeUtil.NormalizeDim("IndexSelect", dim, Rank, Shape);
@@ -124,7 +133,7 @@ public sealed partial class Tensor
             throw new ArgumentException("IndexSelect: cannot select from a 0-dimensional tensor.");
         CheckSameDevice("IndexSelect", this, index);
         // Checked once on the 1-D index (not on its expansion below), and reported as IndexSelect's.
-        CheckIndexRange("IndexSelect", index, Shape[d], Shape, d);
+        if (checkRange) CheckIndexRange("IndexSelect", index, Shape[d], Shape, d);
         // A 1-D index broadcast along the other dims is exactly a gather index.
         var viewShape = Enumerable.Repeat(1, Rank).ToArray();
         viewShape[d] = index.Shape[0];

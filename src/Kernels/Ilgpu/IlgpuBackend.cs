@@ -36,6 +36,9 @@ public sealed partial class IlgpuBackend : IBackend
     // Split a reduction into interleaved partial lanes when there are fewer rows than this and each is long: one
     // thread per row would leave the device idle (sum of everything would run on one thread).
     private const int SplitRowLimit = 1024;
+    // ... or fewer rows than a quarter of the threads the device keeps resident (a GPU has ~270k: a column
+    // sum of [8192, 8192] has 8192 rows, each a long strided walk, far too few threads to fill it).
+    private int SplitRows => Math.Max(SplitRowLimit, _splitTargetThreads / 4);
     private const int SplitMinN = 2048;
     private const int SplitMinPerLane = 64;
 
@@ -251,6 +254,12 @@ public sealed partial class IlgpuBackend : IBackend
     {
         if (!Elements("Copy", y, out int n)) return;
         var (d, s) = Geo.Build(y.Shape, x, y);
+        if (Dense(d, s))
+        {
+            Kernel<Action<AcceleratorStream, Index1D, ArrayView<TIn>, ArrayView<TOut>>>("Copy", "CopyDense", typeof(TIn), typeof(TOut), typeof(Conv))
+                (_stream, n, Run<TIn>(x, s[0], n), Run<TOut>(y, s[1], n));
+            return;
+        }
         Kernel<Action<AcceleratorStream, Index1D, ArrayView<TIn>, ArrayView<TOut>, Dims8, Strides8, Strides8>>("Copy", "Copy", typeof(TIn), typeof(TOut), typeof(Conv))
             (_stream, n, View<TIn>(x), View<TOut>(y), d, s[0], s[1]);
     }
@@ -296,6 +305,12 @@ public sealed partial class IlgpuBackend : IBackend
 
     private void RunUnary<T>(string name, Type opType, StridedView x, StridedView y, T alpha, T beta) where T : unmanaged
     {
+        if (Elements(name, y, out int count) && Geo.Build(y.Shape, x, y) is var (dd, ds) && Dense(dd, ds))
+        {
+            Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, T, T>>(name, "UnaryDense", typeof(T), opType)
+                (_stream, count, Run<T>(x, ds[0], count), Run<T>(y, ds[1], count), alpha, beta);
+            return;
+        }
         var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, T, T>>(name, "Unary", typeof(T), opType);
         if (!Elements(name, y, out int n)) return;
         var (d, s) = Geo.Build(y.Shape, x, y);
@@ -338,6 +353,12 @@ public sealed partial class IlgpuBackend : IBackend
 
     private void RunBinary<T>(string name, Type opType, StridedView a, StridedView b, StridedView y) where T : unmanaged
     {
+        if (Elements(name, y, out int count) && Geo.Build(y.Shape, a, b, y) is var (dd, ds) && Dense(dd, ds))
+        {
+            Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>>>(name, "BinaryDense", typeof(T), opType)
+                (_stream, count, Run<T>(a, ds[0], count), Run<T>(b, ds[1], count), Run<T>(y, ds[2], count));
+            return;
+        }
         var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8>>(name, "Binary", typeof(T), opType);
         if (!Elements(name, y, out int n)) return;
         var (d, s) = Geo.Build(y.Shape, a, b, y);
@@ -413,7 +434,7 @@ public sealed partial class IlgpuBackend : IBackend
         long rows = (long)outer * inner;
         // Few long rows: give each row `lanes` interleaved partial reductions, then reduce the partials.
         int lanes = 1;
-        if (rows < SplitRowLimit && n >= SplitMinN)
+        if (rows < SplitRows && n >= SplitMinN)
             lanes = (int)Math.Clamp(_splitTargetThreads / rows, 1, n / SplitMinPerLane);
         CheckLaunchSize(name, rows * lanes);
         var ax = Axis3.Of(x);
@@ -443,7 +464,13 @@ public sealed partial class IlgpuBackend : IBackend
             // so whoever rents the memory next is queued after these kernels.
             using var partial = Allocate(x.DType, rows * lanes);
             kernel(_stream, threads1, View<T>(x), ((IlgpuBuffer)partial).View<T>(), pass1, ax, dense);
-            kernel(_stream, (int)rows, ((IlgpuBuffer)partial).View<T>(), View<T>(y), new Rows { Outer = outer, N = lanes, Inner = inner, M = 1 }, dense, ay);
+            var pass2 = new Rows { Outer = outer, N = lanes, Inner = inner, M = 1 };
+            // Many lanes per row (a whole-tensor sum has a quarter million): one group per row, not one thread.
+            if (UseRowGroups(lanes, inner, 1, rows))
+                Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3>>(name, "ReduceRows", typeof(T), red)
+                    (_stream, groupLaunch, ((IlgpuBuffer)partial).View<T>(), View<T>(y), pass2, dense, ay);
+            else
+                kernel(_stream, (int)rows, ((IlgpuBuffer)partial).View<T>(), View<T>(y), pass2, dense, ay);
         }
         else
         {
@@ -632,6 +659,18 @@ public sealed partial class IlgpuBackend : IBackend
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     private static ArrayView<T> View<T>(StridedView v) where T : unmanaged => ((IlgpuBuffer)v.Buffer).View<T>();
+
+    /// <summary>True when the collapsed geometry is one run with unit stride in every operand (a dense kernel's case).</summary>
+    private static bool Dense(in Dims8 d, Strides8[] s)
+    {
+        if (d.Rank != 1) return false;
+        foreach (var st in s)
+            if (st.S0 != 1) return false;
+        return true;
+    }
+
+    /// <summary>The <paramref name="count"/> elements of <paramref name="v"/>'s buffer from the operand's offset.</summary>
+    private static ArrayView<T> Run<T>(StridedView v, in Strides8 s, int count) where T : unmanaged => View<T>(v).SubView(s.Offset, count);
 
     private IlgpuBuffer CheckBuffer(string op, DeviceBuffer? buffer)
     {

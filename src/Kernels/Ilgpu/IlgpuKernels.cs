@@ -59,7 +59,33 @@ internal static partial class IlgpuKernels
         y[Geo.At(c, sy)] = default(TConv).Convert(x[Geo.At(c, sx)]);
     }
 
+    /// <summary><see cref="Copy{TIn, TOut, TConv}"/> of dense operands (views start at their offsets): no index arithmetic.</summary>
+    [Kernel]
+    public static void CopyDense<TIn, TOut, TConv>(Index1D i, ArrayView<TIn> x, ArrayView<TOut> y)
+        where TIn : unmanaged, INumber<TIn> where TOut : unmanaged, INumber<TOut> where TConv : struct, IConvert<TIn, TOut>
+    {
+        y[i] = default(TConv).Convert(x[i]);
+    }
+
     // ---- elementwise -------------------------------------------------------------------------
+
+    // The *Dense forms serve the common case where every operand is one contiguous run (the host passes
+    // views already starting at their offsets): on a GPU the strided forms' coordinate arithmetic (up to
+    // eight 64-bit multiply-adds per operand) made a+b run at a third of the copy bandwidth.
+
+    [Kernel]
+    public static void UnaryDense<T, TOp>(Index1D i, ArrayView<T> x, ArrayView<T> y, T alpha, T beta)
+        where T : unmanaged, INumber<T> where TOp : struct, IUnaryOp<T>
+    {
+        y[i] = default(TOp).Apply(x[i], alpha, beta);
+    }
+
+    [Kernel]
+    public static void BinaryDense<T, TOp>(Index1D i, ArrayView<T> a, ArrayView<T> b, ArrayView<T> y)
+        where T : unmanaged, INumber<T> where TOp : struct, IBinaryOp<T>
+    {
+        y[i] = default(TOp).Apply(a[i], b[i]);
+    }
 
     [Kernel]
     public static void Unary<T, TOp>(Index1D i, ArrayView<T> x, ArrayView<T> y, Dims8 d, Strides8 sx, Strides8 sy, T alpha, T beta)

@@ -96,9 +96,10 @@ public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>
                     }
                     else
                     {
+                        // The permutation of 0…n−1 is ours: no range check, which would read the device twice per batch.
                         using var index = order.Narrow(0, start, length);
-                        x = Dataset.Features.IndexSelect(0, index);
-                        y = Dataset.Labels.IndexSelect(0, index);
+                        x = Dataset.Features.IndexSelectInRange(0, index);
+                        y = Dataset.Labels.IndexSelectInRange(0, index);
                     }
                 }
                 yield return (x, y);

@@ -6,12 +6,21 @@ public static class Metrics
     /// <summary>Number of rows of <paramref name="logits"/> [N, C] whose arg-max equals the Int32 label.</summary>
     public static long CorrectCount(Tensor logits, Tensor labels)
     {
+        using var count = CorrectCountTensor(logits, labels);
+        return count.Item<int>();
+    }
+
+    /// <summary>
+    /// <see cref="CorrectCount"/> left on the device: an int32 scalar tensor, so a training loop can add
+    /// it up without waiting for the device. The caller disposes it.
+    /// </summary>
+    public static Tensor CorrectCountTensor(Tensor logits, Tensor labels)
+    {
         Loss.CheckClassification("Metrics", logits, labels);
         using var noGrad = Autograd.NoGrad();
         using var predicted = logits.ArgMax(1);
         using var hits = predicted.Eq(labels);
-        using var count = hits.Sum();
-        return count.Item<int>();
+        return hits.Sum();
     }
 
     /// <summary>Fraction of rows whose arg-max equals the label, in [0, 1] (0 for an empty batch).</summary>

@@ -60,9 +60,12 @@ public sealed class Trainer
     {
         ArgumentNullException.ThrowIfNull(loader);
         Model.Train();
-        double lossSum = 0;
-        long correct = 0, samples = 0;
+        // The epoch's loss and hit count add up on the device and are read once at the end: reading them
+        // per batch would make the host wait for the device at every step.
+        using var totals = new EpochTotals(loader.Dataset.Device);
+        long samples = 0;
         int batch = 0, batches = loader.BatchCount;
+        double runningLoss = double.NaN;
         foreach (var (x, y) in loader.Batches(epoch))
         {
             using var scope = Tensor.NewScope();
@@ -73,15 +76,22 @@ public sealed class Trainer
             if (MaxGradNorm is { } max) GradClip.ClipGradNorm(Optimizer.Parameters, max);
             Optimizer.Step();
             int n = x.Shape[0];
-            lossSum += loss.Item() * n;
-            if (y.DType == DType.Int32 && logits.Rank == 2) correct += Metrics.CorrectCount(logits, y);
+            totals.Add(loss, logits, y, n);
             samples += n;
             batch++;
-            onBatch?.Invoke(new BatchProgress(epoch + 1, batch, batches, lossSum / samples));
+            if (onBatch is not null)
+            {
+                // A progress display needs a figure now and then, not a synchronisation per step.
+                if (batch == 1 || batch == batches || batch % ProgressInterval == 0) runningLoss = totals.Loss / samples;
+                onBatch(new BatchProgress(epoch + 1, batch, batches, runningLoss));
+            }
         }
         Scheduler?.Step();
-        return (samples == 0 ? double.NaN : lossSum / samples, samples == 0 ? double.NaN : (double)correct / samples, samples);
+        return (samples == 0 ? double.NaN : totals.Loss / samples, samples == 0 ? double.NaN : (double)totals.Correct / samples, samples);
     }
+
+    /// <summary>Batches between the running-loss figures <see cref="TrainEpoch"/> reads back for its progress callback.</summary>
+    public const int ProgressInterval = 25;
 
     /// <summary>Mean loss (when <paramref name="loss"/> is given) and accuracy of <paramref name="model"/> on <paramref name="data"/>, in eval mode and under NoGrad, in batches.</summary>
     public static (double Loss, double Accuracy) Evaluate(Module model, TensorDataset data, Loss? loss = null, int batchSize = 2000)
@@ -93,21 +103,62 @@ public sealed class Trainer
         try
         {
             using var noGrad = Autograd.NoGrad();
-            double lossSum = 0;
-            long correct = 0;
+            using var totals = new EpochTotals(data.Device);
             foreach (var (x, y) in new DataLoader(data, batchSize).Batches(0))
             {
                 using var scope = Tensor.NewScope();
                 var logits = model.Forward(x);
-                if (loss is not null) lossSum += loss.Forward(logits, y).Item() * x.Shape[0];
-                correct += Metrics.CorrectCount(logits, y);
+                totals.Add(loss?.Forward(logits, y), logits, y, x.Shape[0]);
             }
             int n = data.Count;
-            return (loss is null || n == 0 ? double.NaN : lossSum / n, n == 0 ? double.NaN : (double)correct / n);
+            return (loss is null || n == 0 ? double.NaN : totals.Loss / n, n == 0 ? double.NaN : (double)totals.Correct / n);
         }
         finally
         {
             model.Train(wasTraining);
+        }
+    }
+
+    /// <summary>
+    /// Sums of loss·batch size (float64) and of correct predictions (int32) kept on the device, so a
+    /// training loop never waits for the device until it reads <see cref="Loss"/> or <see cref="Correct"/>.
+    /// </summary>
+    private sealed class EpochTotals : IDisposable
+    {
+        private readonly Tensor _loss, _correct;
+
+        public EpochTotals(Device device)
+        {
+            _loss = Tensor.Zeros([], DType.Float64, device).DetachFromScope();
+            _correct = Tensor.Zeros([], DType.Int32, device).DetachFromScope();
+        }
+
+        /// <summary>Adds a batch: its mean loss (if any) times <paramref name="n"/>, and its hits when the labels are class indices.</summary>
+        public void Add(Tensor? loss, Tensor logits, Tensor labels, int n)
+        {
+            using var noGrad = Autograd.NoGrad();
+            if (loss is not null)
+            {
+                using var asDouble = loss.To(DType.Float64);
+                _loss.AddInPlace(asDouble, n);
+            }
+            if (labels.DType == DType.Int32 && logits.Rank == 2)
+            {
+                using var hits = Metrics.CorrectCountTensor(logits, labels);
+                _correct.AddInPlace(hits);
+            }
+        }
+
+        /// <summary>The loss sum (reads the device).</summary>
+        public double Loss => _loss.Item();
+
+        /// <summary>The number of hits (reads the device).</summary>
+        public long Correct => _correct.Item<int>();
+
+        public void Dispose()
+        {
+            _loss.Dispose();
+            _correct.Dispose();
         }
     }
 
