@@ -47,6 +47,8 @@ public sealed partial class IlgpuBackend : IBackend
     private readonly AcceleratorStream _stream;
     private readonly Dictionary<string, Delegate> _kernels = new();
     private readonly Lock _kernelLock = new();
+    // One for every OpenCL backend of the process: PoCL also mixed launches of two contexts.
+    private static readonly object s_openClLaunchLock = new();
     private readonly Type _tileType;
     private readonly int _tile;
     private readonly int _splitTargetThreads;
@@ -120,7 +122,7 @@ public sealed partial class IlgpuBackend : IBackend
     }
 
     /// <inheritdoc />
-    public void Upload<T>(ReadOnlySpan<T> src, DeviceBuffer dst, long dstOffset = 0) where T : unmanaged
+    public unsafe void Upload<T>(ReadOnlySpan<T> src, DeviceBuffer dst, long dstOffset = 0) where T : unmanaged
     {
         var buffer = CheckBuffer("Upload", dst);
         CheckHostType<T>("Upload", dst);
@@ -128,12 +130,23 @@ public sealed partial class IlgpuBackend : IBackend
             throw new ArgumentOutOfRangeException(nameof(dstOffset), $"Upload: {src.Length} elements at offset {dstOffset} do not fit a buffer of {dst.Length}.");
         if (src.IsEmpty) return;
         Bind();
-        buffer.View<T>().SubView(dstOffset, src.Length).CopyFromCPU(_stream, src);
+        // ILGPU queues the copy without waiting (on OpenCL a non-blocking clEnqueueWriteBuffer from the
+        // host address) and pins the source only for the call; the GC may then move the array while the
+        // driver still reads it. Pin it ourselves and, on OpenCL, wait for the copy before unpinning.
+        fixed (T* pinned = src)
+        {
+            buffer.View<T>().SubView(dstOffset, src.Length).CopyFromCPU(_stream, src);
+            if (_accelerator.AcceleratorType == AcceleratorType.OpenCL)
+            {
+                Device.Counters.AddSynchronization();
+                _stream.Synchronize();
+            }
+        }
         Device.Counters.AddUpload((long)src.Length * Unsafe.SizeOf<T>());
     }
 
     /// <inheritdoc />
-    public void Download<T>(DeviceBuffer src, Span<T> dst, long srcOffset = 0) where T : unmanaged
+    public unsafe void Download<T>(DeviceBuffer src, Span<T> dst, long srcOffset = 0) where T : unmanaged
     {
         var buffer = CheckBuffer("Download", src);
         CheckHostType<T>("Download", src);
@@ -144,8 +157,13 @@ public sealed partial class IlgpuBackend : IBackend
         _stream.Synchronize();
         if (dst.IsEmpty) return;
         ArrayView1D<T, Stride1D.Dense> view = buffer.View<T>().SubView(srcOffset, dst.Length);
-        view.CopyToCPU(_stream, dst);
-        _stream.Synchronize();
+        // Pinned until the copy has finished (see Upload): the read may still be running when ILGPU returns,
+        // and PoCL under load left parts of a moved array unwritten (zeros where a NaN was downloaded).
+        fixed (T* pinned = dst)
+        {
+            view.CopyToCPU(_stream, dst);
+            _stream.Synchronize();
+        }
         Device.Counters.AddDownload((long)dst.Length * Unsafe.SizeOf<T>());
     }
 
@@ -635,15 +653,25 @@ public sealed partial class IlgpuBackend : IBackend
     }
 
     /// <summary>
-    /// The launcher wrapped so that each call also counts one launch in <see cref="Device.Counters"/>:
-    /// compiled once per kernel, it costs an interlocked add per launch.
+    /// The launcher wrapped so that each call also counts one launch in <see cref="Device.Counters"/>
+    /// (and, on OpenCL, is serialised): compiled once per kernel, it costs an interlocked add per launch.
     /// </summary>
     private TDelegate Counted<TDelegate>(TDelegate launcher) where TDelegate : Delegate
     {
         var invoke = typeof(TDelegate).GetMethod("Invoke")!;
         var args = invoke.GetParameters().Select(p => Expression.Parameter(p.ParameterType, p.Name)).ToArray();
         var count = Expression.Call(Expression.Constant(Device.Counters), typeof(DeviceCounters).GetMethod(nameof(DeviceCounters.AddLaunches), BindingFlags.Instance | BindingFlags.NonPublic)!, Expression.Constant(1L));
-        var body = Expression.Block(count, Expression.Invoke(Expression.Constant(launcher), args));
+        Expression body = Expression.Block(count, Expression.Invoke(Expression.Constant(launcher), args));
+        if (_accelerator.AcceleratorType == AcceleratorType.OpenCL)
+        {
+            // OpenCL sets arguments on the shared kernel object (clSetKernelArg), then enqueues it: two
+            // threads launching one kernel at once mixed their arguments. Launches only enqueue, so
+            // holding a lock across them costs microseconds.
+            var gate = Expression.Constant(s_openClLaunchLock, typeof(object));
+            body = Expression.Block(
+                Expression.Call(typeof(Monitor).GetMethod(nameof(Monitor.Enter), [typeof(object)])!, gate),
+                Expression.TryFinally(body, Expression.Call(typeof(Monitor).GetMethod(nameof(Monitor.Exit), [typeof(object)])!, gate)));
+        }
         return Expression.Lambda<TDelegate>(body, args).Compile();
     }
 

@@ -210,6 +210,30 @@ public sealed class MemoryTests
         }
     }
 
+    [Theory, MemberData(nameof(Devices.All), MemberType = typeof(Devices))]
+    public void SameKernel_LaunchedFromManyThreadsAtOnce_KeepsEachLaunchsArguments(string device)
+    {
+        // One device serves every thread (test runners, Parallel.For): two threads launching the same
+        // kernel must not mix their arguments. OpenCL sets a kernel's arguments on the shared kernel
+        // object before enqueueing it, so unserialised launches once ran with another thread's buffers.
+        var dev = Devices.Get(device);
+        int threads = 8, rounds = dev.Kind == DeviceKind.IlgpuCpu ? 10 : 60;
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            for (int r = 0; r < rounds; r++)
+            {
+                float v = t * 1000 + r;
+                using var a = Tensor.Full([257], v, device: dev);
+                using var b = Tensor.Full([257], 0.5, device: dev);
+                using var y = a + b;
+                var got = y.ToArray();
+                if (got.Any(g => g != v + 0.5f)) failures.Add($"thread {t} round {r}: expected {v + 0.5f}, got {got.First(g => g != v + 0.5f)}");
+            }
+        });
+        Assert.True(failures.IsEmpty, string.Join("; ", failures.Take(5)));
+    }
+
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static void LeakSome(Device dev)
     {
