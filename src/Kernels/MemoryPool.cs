@@ -9,6 +9,21 @@ namespace GpuNet.Kernels;
 /// live and what is cached. A training loop whose tensors are disposed — by a scope or by
 /// hand — therefore reaches a steady state with no allocation at all.
 /// </summary>
+/// <remarks>
+/// <para><b>Tensors nobody disposes.</b> A tensor is a small managed object standing for a large
+/// block, so without help the GC would see little reason to collect it, and a loop that never
+/// disposes (the PyTorch habit) would hold dead blocks until a collection happened by chance. Every
+/// block the pool holds is reported to the GC as memory pressure of its size
+/// (<see cref="GC.AddMemoryPressure"/>, removed when the block goes back to the device; a steady
+/// loop allocates no blocks, so this costs it nothing), and the pool itself collects whenever its
+/// live bytes have doubled (<see cref="Collections"/>): dead tensors' blocks then return through the
+/// finalizer queue, so a loop that never disposes stays within about twice its working set.</para>
+/// <para><b>Running out.</b> When the device refuses an allocation, the pool collects, waits for
+/// finalizers, takes the blocks they returned, frees the whole cache and tries once more; only
+/// then does it throw.</para>
+/// <para><b>The cache is bounded</b> by <see cref="CacheLimitBytes"/>: a block returned while the
+/// cache is full goes back to the device.</para>
+/// </remarks>
 public sealed class MemoryPool
 {
     private readonly Func<long, object> _allocate;
@@ -26,7 +41,32 @@ public sealed class MemoryPool
         Device = device;
         _allocate = allocate;
         _free = free;
+        CacheLimitBytes = DefaultCacheLimit(device.MemoryBytes);
     }
+
+    /// <summary>
+    /// The default <see cref="CacheLimitBytes"/>: half of the device's memory (PyTorch's CUDA allocator
+    /// keeps everything it frees; half still leaves room for a second process or another library).
+    /// </summary>
+    public static long DefaultCacheLimit(long deviceMemoryBytes) => deviceMemoryBytes > 0 ? deviceMemoryBytes / 2 : long.MaxValue;
+
+    /// <summary>
+    /// Most bytes of freed blocks the pool keeps for reuse; a block returned beyond it is freed to the
+    /// device at once. Lowering it frees cached blocks down to the new limit. Default:
+    /// <see cref="DefaultCacheLimit"/>. Set 0 to cache nothing.
+    /// </summary>
+    public long CacheLimitBytes
+    {
+        get => Volatile.Read(ref _cacheLimit);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value, nameof(CacheLimitBytes));
+            Volatile.Write(ref _cacheLimit, value);
+            if (CachedBytes > value) TrimTo(value);
+        }
+    }
+
+    private long _cacheLimit;
 
     /// <summary>The device whose memory this pool manages.</summary>
     public Device Device { get; }
@@ -61,40 +101,103 @@ public sealed class MemoryPool
     {
         DrainFinalized();
         long size = SizeClass(Math.Max(bytes, 1));
-        lock (_lock)
-        {
-            LiveBytes += size;
-            LiveBuffers++;
-            if (LiveBytes > PeakLiveBytes) PeakLiveBytes = LiveBytes;
-            if (_cache.TryGetValue(size, out var stack) && stack.Count > 0)
-            {
-                CachedBytes -= size;
-                var cached = stack.Pop();
-                _rented.Add(cached);
-                return (cached, size);
-            }
-            Allocations++;
-        }
+        if (LiveBytes + size > Volatile.Read(ref _collectAt)) CollectDeadTensors();
+        if (TryRentCached(size) is { } cached) return (cached, size);
         try
         {
-            return (Track(_allocate(size)), size);
+            return (Track(_allocate(size), size), size);
         }
-        catch (Exception e) when (e is OutOfMemoryException || e.GetType().Name.Contains("OutOfMemory"))
+        catch (Exception e) when (IsOutOfMemory(e))
         {
-            // Out of device memory: give the cache back and try once more before failing.
+            // Out of device memory. Dead tensors may still hold blocks: collect, let their finalizers hand
+            // the blocks back, and take one of the right size if that freed any; else free the whole cache
+            // and try the device once more.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            DrainFinalized();
+            if (TryRentCached(size) is { } reclaimed) return (reclaimed, size);
             Trim();
-            try { return (Track(_allocate(size)), size); }
-            catch (Exception e2) when (e2 is OutOfMemoryException || e2.GetType().Name.Contains("OutOfMemory"))
+            try { return (Track(_allocate(size), size), size); }
+            catch (Exception e2) when (IsOutOfMemory(e2))
             {
-                lock (_lock) { LiveBytes -= size; LiveBuffers--; }
-                throw new OutOfMemoryException($"{Device}: cannot allocate {size:N0} bytes ({LiveBytes:N0} bytes live in {LiveBuffers} buffers).", e2);
+                throw new OutOfMemoryException($"{Device}: cannot allocate {size:N0} bytes ({LiveBytes:N0} bytes live in {LiveBuffers} buffers after collecting dead tensors and freeing the cache).", e2);
             }
         }
     }
 
-    private object Track(object raw)
+    /// <summary>Live bytes below which the pool never collects: tiny working sets need no help.</summary>
+    public const long CollectFloorBytes = 8 << 20;
+
+    private long _collectAt = CollectFloorBytes;
+    private int _collecting;
+
+    /// <summary>
+    /// Live bytes have doubled since the last look (or grown by <see cref="CollectFloorBytes"/>, for
+    /// small working sets): some of them may belong to tensors nobody will dispose. Collect the young
+    /// generations (dead tensors are usually young), take back what their finalizers return, and
+    /// escalate to a full collection when that freed nothing; then allow the live bytes to double
+    /// again. A loop that disposes never gets here, since its live bytes stay flat; one that does not
+    /// keeps its pool within about twice its working set, or the floor above it.
+    /// </summary>
+    private void CollectDeadTensors()
     {
-        lock (_lock) _rented.Add(raw);
+        if (Interlocked.Exchange(ref _collecting, 1) != 0) return;
+        try
+        {
+            long before = LiveBytes;
+            Collect(1);
+            if (LiveBytes >= before) Collect(2);
+            long live = LiveBytes;
+            Volatile.Write(ref _collectAt, live + Math.Max(live, CollectFloorBytes));
+            Collections++;
+        }
+        finally { Volatile.Write(ref _collecting, 0); }
+
+        void Collect(int generation)
+        {
+            GC.Collect(generation, GCCollectionMode.Forced, blocking: true);
+            GC.WaitForPendingFinalizers();
+            DrainFinalized();
+        }
+    }
+
+    /// <summary>Times the pool collected to reclaim blocks of tensors that were never disposed.</summary>
+    public long Collections { get; private set; }
+
+    private static bool IsOutOfMemory(Exception e) => e is OutOfMemoryException || e.GetType().Name.Contains("OutOfMemory", StringComparison.Ordinal);
+
+    /// <summary>A cached block of class <paramref name="size"/> made live, or null (then counted as an allocation to come).</summary>
+    private object? TryRentCached(long size)
+    {
+        lock (_lock)
+        {
+            if (!_cache.TryGetValue(size, out var stack) || stack.Count == 0) return null;
+            CachedBytes -= size;
+            var cached = stack.Pop();
+            _rented.Add(cached);
+            MarkLive(size);
+            return cached;
+        }
+    }
+
+    // Caller holds _lock.
+    private void MarkLive(long size)
+    {
+        LiveBytes += size;
+        LiveBuffers++;
+        if (LiveBytes > PeakLiveBytes) PeakLiveBytes = LiveBytes;
+    }
+
+    private object Track(object raw, long size)
+    {
+        lock (_lock)
+        {
+            _rented.Add(raw);
+            Allocations++;
+            MarkLive(size);
+        }
+        GC.AddMemoryPressure(size);
         return raw;
     }
 
@@ -102,28 +205,52 @@ public sealed class MemoryPool
     internal void Return(object raw, long capacity, bool fromFinalizer)
     {
         if (fromFinalizer) { _finalized.Enqueue((raw, capacity)); return; }
+        bool keep;
         lock (_lock)
         {
             _rented.Remove(raw);
             LiveBytes -= capacity;
             LiveBuffers--;
-            if (!_cache.TryGetValue(capacity, out var stack)) _cache[capacity] = stack = new Stack<object>();
-            stack.Push(raw);
-            CachedBytes += capacity;
+            keep = CachedBytes + capacity <= CacheLimitBytes;
+            if (keep)
+            {
+                if (!_cache.TryGetValue(capacity, out var stack)) _cache[capacity] = stack = new Stack<object>();
+                stack.Push(raw);
+                CachedBytes += capacity;
+            }
         }
+        if (!keep) Free(raw, capacity);
+    }
+
+    private void Free(object raw, long size)
+    {
+        _free(raw);
+        GC.RemoveMemoryPressure(size);
     }
 
     /// <summary>Frees every cached block back to the device.</summary>
     public void Trim()
     {
         DrainFinalized();
-        List<object> toFree = [];
+        TrimTo(0);
+    }
+
+    /// <summary>Frees cached blocks, largest classes first, until at most <paramref name="limit"/> bytes stay cached.</summary>
+    private void TrimTo(long limit)
+    {
+        List<(object Raw, long Size)> toFree = [];
         lock (_lock)
         {
-            foreach (var stack in _cache.Values) { toFree.AddRange(stack); stack.Clear(); }
-            CachedBytes = 0;
+            foreach (var (size, stack) in _cache.OrderByDescending(kv => kv.Key))
+            {
+                while (CachedBytes > limit && stack.Count > 0)
+                {
+                    toFree.Add((stack.Pop(), size));
+                    CachedBytes -= size;
+                }
+            }
         }
-        foreach (var raw in toFree) _free(raw);
+        foreach (var (raw, size) in toFree) Free(raw, size);
     }
 
     /// <summary>Sets <see cref="PeakLiveBytes"/> to the current <see cref="LiveBytes"/>.</summary>

@@ -150,7 +150,7 @@ public sealed class Trainer
         }
 
         /// <summary>The loss sum (reads the device).</summary>
-        public double Loss => _loss.Item();
+        public double Loss => _loss.Item<double>();
 
         /// <summary>The number of hits (reads the device).</summary>
         public long Correct => _correct.Item<int>();
