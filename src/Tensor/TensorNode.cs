@@ -11,12 +11,48 @@ internal sealed class TensorNode : Node<Tensor>
 {
     private Func<Tensor, Tensor?[]>? _backward;
     private Tensor[]? _owned;
+    // The storage version of each owned tensor when the node saved it: a later in-place write shows as a difference.
+    private readonly int[]? _savedVersions;
+    // Set on the stand-in edge of a tensor that was changed in place after its op computed it (see Tensor.Record).
+    private readonly string? _staleError;
 
     public TensorNode(string name, Node<Tensor>?[] inputs, Func<Tensor, Tensor?[]> backward, Tensor[]? owned)
         : base(name, inputs)
     {
         _backward = backward;
         _owned = owned;
+        if (owned is null) return;
+        _savedVersions = new int[owned.Length];
+        for (int i = 0; i < owned.Length; i++) _savedVersions[i] = owned[i].Storage.Version;
+    }
+
+    private TensorNode(string name, Node<Tensor> input, string staleError)
+        : base(name, [input])
+    {
+        _staleError = staleError;
+        _backward = _ => throw new InvalidOperationException(staleError);
+    }
+
+    /// <summary>
+    /// The edge a new op gets for an input whose values were changed in place (by an unrecorded op)
+    /// after <paramref name="producer"/> computed them: backward through it is an error, since the
+    /// producer's VJP describes values that are gone.
+    /// </summary>
+    public static TensorNode Stale(Node<Tensor> producer, string staleError) => new(producer.Name + " (modified in place)", producer, staleError);
+
+    public override void CheckSaved()
+    {
+        if (_staleError is not null) throw new InvalidOperationException(_staleError);
+        if (_owned is null || _savedVersions is null) return;
+        for (int i = 0; i < _owned.Length; i++)
+        {
+            var storage = _owned[i].Storage;
+            if (storage.Version != _savedVersions[i])
+                throw new InvalidOperationException(
+                    $"Backward: a {ShapeUtil.Format(_owned[i].Shape)} tensor that '{Name}' saved for its backward was modified in place by " +
+                    $"'{storage.LastInPlaceOp}' after it was saved (version {storage.Version}, saved at version {_savedVersions[i]}), so the gradient would be wrong. " +
+                    "Clone() the tensor before changing it in place, or use the out-of-place op.");
+        }
     }
 
     /// <summary>The saved tensors and temporaries this node disposes when its graph is freed.</summary>
