@@ -22,7 +22,9 @@ public static class Safetensors
     /// <summary>
     /// Writes <paramref name="tensors"/> (in name order) and <paramref name="metadata"/> to <paramref name="path"/>.
     /// The file is written to a temporary file in the same directory and then moved over the target, so a crash
-    /// mid-write never leaves a corrupt file. The header is padded with spaces to a multiple of 8 bytes.
+    /// mid-write never leaves a corrupt file; temporary files that crashed processes left for the same target are
+    /// removed first. The header is padded with spaces to a multiple of 8 bytes. A failure is an
+    /// <see cref="IOException"/> naming <paramref name="path"/>.
     /// </summary>
     public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
@@ -68,29 +70,15 @@ public static class Safetensors
         long padded = (headerLength + 7) / 8 * 8;
         while (header.Length < padded) header.WriteByte((byte)' ');
 
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, file =>
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> len = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
-                file.Write(len);
-                header.Position = 0;
-                header.CopyTo(file);
-                foreach (var name in names) WriteData(file, tensors[name]);
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
+            file.Write(len);
+            header.Position = 0;
+            header.CopyTo(file);
+            foreach (var name in names) WriteData(file, tensors[name]);
+        });
     }
 
     private static void WriteData(Stream file, Tensor t)
