@@ -134,6 +134,8 @@ public static class ClassifierTraining
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(config);
+        if (data.Train.Count == 0 || data.Test.Count == 0)
+            throw new ArgumentException($"ClassifierTraining: the {(data.Train.Count == 0 ? "training" : "test")} set of {data.Name} is empty ({data.Train.Count} training and {data.Test.Count} test samples); both need at least one sample.");
         device ??= data.Train.Device;
         if (data.Train.Device != device || data.Test.Device != device)
             throw new ArgumentException($"ClassifierTraining: the data lives on {data.Train.Device} but training was asked to run on {device}; load the data onto {device}.");
