@@ -87,9 +87,15 @@ internal static class AtomicFile
     // A message about the target: the temporary file's name means nothing to whoever chose the path.
     private static string Describe(Exception e, string? temp, string full)
     {
-        var message = e.Message.TrimEnd('.');
-        if (e is UnauthorizedAccessException) return "permission denied: " + (temp is null ? message : message.Replace(temp, Path.GetDirectoryName(full), StringComparison.Ordinal));
-        return temp is null ? message : message.Replace(temp, full, StringComparison.Ordinal);
+        var dir = Path.GetDirectoryName(full);
+        string Stripped() => (temp is null ? e.Message : e.Message.Replace($" '{temp}'", "", StringComparison.Ordinal).Replace(temp, full, StringComparison.Ordinal)).TrimEnd('.', ' ');
+        return e switch
+        {
+            UnauthorizedAccessException => $"permission denied in {dir}",
+            // ENOENT on creating a file in a directory that exists: a file system that takes no new files (/proc, /sys).
+            FileNotFoundException or DirectoryNotFoundException when Directory.Exists(dir) => $"{dir} does not accept new files",
+            _ => Stripped(),
+        };
     }
 
     private static void TryDelete(string? file)

@@ -128,6 +128,8 @@ public static class ClassifierTraining
     /// <summary>
     /// Trains on <paramref name="data"/> as <paramref name="config"/> says, calling <paramref name="onBatch"/> after each
     /// batch and <paramref name="onEpoch"/> after each epoch; checkpoints after every epoch when a checkpoint path is set.
+    /// To stop early, throw from <paramref name="onBatch"/> (say, an <see cref="OperationCanceledException"/>): the
+    /// exception comes out of this method, and the checkpoint holds the last finished epoch, which resume continues from.
     /// </summary>
     public static TrainResult Run(ClassificationData data, TrainConfig config, Device? device = null,
         Action<BatchProgress>? onBatch = null, Action<EpochResult>? onEpoch = null)

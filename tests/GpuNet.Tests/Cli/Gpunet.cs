@@ -44,10 +44,15 @@ internal static class Gpunet
         throw new FileNotFoundException($"The gpunet CLI is not built (looked for {built ?? "src/Cli/bin/<config>/net10.0/gpunet.dll"}): build src/Cli before running the CLI tests.");
     }
 
-    /// <summary>The start info for <c>dotnet gpunet.dll args</c>, with redirected streams and a clean GPUNET_* environment.</summary>
-    public static ProcessStartInfo StartInfo(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null, string? workingDirectory = null)
+    /// <summary>
+    /// The start info for <c>dotnet gpunet.dll args</c>, with redirected streams and a clean GPUNET_* environment.
+    /// <paramref name="prefix"/> runs it through another program first (env), which must exec it; without
+    /// <paramref name="runGpunet"/> the prefix is the whole command (script, with gpunet inside its own command line).
+    /// </summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null, string? workingDirectory = null,
+        IReadOnlyList<string>? prefix = null, bool runGpunet = true)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(prefix is { Count: > 0 } ? prefix[0] : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -55,7 +60,12 @@ internal static class Gpunet
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
-        psi.ArgumentList.Add(Dll);
+        if (prefix is { Count: > 0 })
+        {
+            foreach (var p in prefix.Skip(1)) psi.ArgumentList.Add(p);
+            if (runGpunet) psi.ArgumentList.Add("dotnet");
+        }
+        if (runGpunet) psi.ArgumentList.Add(Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("GPUNET_", StringComparison.Ordinal)).ToList()) psi.Environment.Remove(key);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
@@ -70,8 +80,9 @@ internal static class Gpunet
     }
 
     /// <summary>Starts gpunet; its output is collected as it comes.</summary>
-    public static CliProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null, string? workingDirectory = null) =>
-        new(StartInfo(args, env, workingDirectory));
+    public static CliProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null, string? workingDirectory = null,
+        IReadOnlyList<string>? prefix = null, bool runGpunet = true) =>
+        new(StartInfo(args, env, workingDirectory, prefix, runGpunet));
 
     /// <summary>Runs gpunet to completion (failing the test after <paramref name="timeoutSeconds"/>).</summary>
     public static CliResult Run(IEnumerable<string> args, IReadOnlyDictionary<string, string?>? env = null, string? workingDirectory = null, int timeoutSeconds = 120)
