@@ -67,6 +67,7 @@ internal static class DemoCommand
             PlotTarget? target = null;
             if (parse.GetValue(plot) is { } plotPath)
             {
+                if (string.IsNullOrWhiteSpace(plotPath)) return CommandLineHost.Usage("--plot: the path is empty; expected a .png file or a folder.");
                 if (demo.Pictures.Length == 0)
                     Console.Error.WriteLine($"note: the {demo.Name} lesson draws no pictures; --plot {plotPath} is ignored.");
                 else

@@ -74,6 +74,8 @@ internal static class TrainCommand
             if (dataDir is null) WarnIfEnvironmentDataIsWrong();
 
             // Every output is checked before the first batch: a bad path must not cost a whole run.
+            if (parse.GetValue(output) is { } o && string.IsNullOrWhiteSpace(o)) return CommandLineHost.Usage("--out: the path is empty; expected a file name.");
+            if (parse.GetValue(plot) is { } p && string.IsNullOrWhiteSpace(p)) return CommandLineHost.Usage("--plot: the path is empty; expected a .png file or a folder.");
             PlotTarget? plotTarget = parse.GetValue(plot) is { } plotPath ? new PlotTarget(plotPath, [Plots.TrainingCurvesFile]) : null;
             try
             {

@@ -155,6 +155,8 @@ public sealed partial class CliErrorTests
             (Train("--plot", "/proc"), "--plot", "/proc"),
             (Train("--out", "/proc/m.safetensors"), "--out", "/proc/m.safetensors"),
             (Train("--out", dir), "--out", dir),
+            (Train("--out", ""), "--out", "empty"),
+            (Train("--plot", " "), "--plot", "empty"),
             (Train("--out", Path.Combine(dir, "none.safetensors"), "--resume"), "--resume", Path.Combine(dir, "none.safetensors")),
         })
         {
