@@ -111,7 +111,7 @@ public sealed class InPlaceTests
     }
 
     [Fact]
-    public void TheIssuesReproduction_ThrowsInsteadOfAWrongGradient()
+    public void ChangingAnOperandOfASquareInPlace_ThrowsInsteadOfAWrongGradient()
     {
         using var scope = Tensor.NewScope();
         var x = Tensor.FromArray(new double[] { 1 }, device: Dev, requiresGrad: true);

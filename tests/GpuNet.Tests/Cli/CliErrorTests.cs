@@ -6,7 +6,7 @@ using GpuNet.Nn;
 namespace GpuNet.Tests.Cli;
 
 /// <summary>
-/// Every bad input the issue lists, given to the real gpunet: one <c>error:</c> line on stderr, a non-zero exit, no
+/// Bad inputs of every kind, given to the real gpunet: one <c>error:</c> line on stderr, a non-zero exit, no
 /// stack trace (unless asked for), and checks of outputs before any training.
 /// </summary>
 public sealed partial class CliErrorTests
@@ -77,7 +77,7 @@ public sealed partial class CliErrorTests
     [Fact]
     public void ACorruptDataFile_IsOneLineNamingIt_NotAStackTrace()
     {
-        // The issue's reproduction: the real files linked, the test labels empty.
+        // The real files linked, the test labels empty: once a 38-line stack trace.
         Assert.SkipUnless(FashionMnist.Exists(FashionMnist.DefaultDirectory), $"Fashion-MNIST is not installed in {FashionMnist.DefaultDirectory}");
         var dir = TempDir();
         foreach (var f in Directory.GetFiles(FashionMnist.DefaultDirectory).Where(f => Path.GetFileName(f).StartsWith("train-", StringComparison.Ordinal) || Path.GetFileName(f).StartsWith("t10k-images", StringComparison.Ordinal)))
@@ -188,7 +188,7 @@ public sealed partial class CliErrorTests
         Assert.Equal(0, Gpunet.Run([.. Tiny, "--plot", folder]).ExitCode);
         AssertPng(Path.Combine(folder, "training-curves.png"), 900, 540);
 
-        var xor = Gpunet.Run("demo", "xor", "--plot", Path.Combine(dir, "xor.png")); // the issue's stack trace
+        var xor = Gpunet.Run("demo", "xor", "--plot", Path.Combine(dir, "xor.png")); // once a stack trace: demo wanted a folder
         Assert.True(xor.ExitCode == 0 && !xor.HasStackTrace, xor.ToString());
         AssertPng(Path.Combine(dir, "xor.png"), 760, 640);
         var xorFolder = Gpunet.Run("demo", "xor", "--plot", Path.Combine(dir, "lessons"));

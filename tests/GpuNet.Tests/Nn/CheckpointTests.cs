@@ -53,7 +53,7 @@ public sealed class CheckpointTests(ITestOutputHelper output)
             if (r.Epoch == 1) epochOneModel = File.ReadAllBytes(path);
             if (r.Epoch == 2) throw new Crash();
         }));
-        // The crash the issue saw: the state file renamed for epoch 2, the model file still from epoch 1.
+        // A kill between the two renames: the state file renamed for epoch 2, the model file still from epoch 1.
         File.WriteAllBytes(path, epochOneModel!);
         Assert.Equal("1", Safetensors.ReadMetadata(path)["epoch"]);
         var resumed = ClassifierTraining.Run(data, config with { Checkpoint = path, Resume = true }, Cpu);
@@ -111,7 +111,7 @@ public sealed class CheckpointTests(ITestOutputHelper output)
                 AssertUnchanged(before, Snapshot(model, opt));
             }
 
-            // The issue's case: optimizer.lr of shape [2] used to overwrite the model and drop Adam's moments.
+            // optimizer.lr of shape [2]: once found only after the model was overwritten and Adam's moments dropped.
             Rewrite(t => t["optimizer.lr"] = Tensor.FromArray(new double[] { 1e-3, 1e-3 }, device: Cpu));
             Fails("'lr'");
             Rewrite(t => t["optimizer.state.0.exp_avg"] = Tensor.Zeros([3, 3], device: Cpu));
@@ -203,7 +203,7 @@ public sealed class CheckpointTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The issue's 65 kill -9s, in small: gpunet train --out is killed 28 times, 21 of them while a checkpoint is being
+    /// kill -9 at random moments: gpunet train --out is killed 28 times, 21 of them while a checkpoint is being
     /// written (a random number of temporary files in, plus a random delay) and 7 at random moments, each time resumed with --resume, and the final model equals an uninterrupted run's
     /// bit for bit. After every kill the checkpoint on disk must load; at the end no temporary file is left.
     /// </summary>

@@ -137,7 +137,7 @@ public sealed partial class CorruptFileFuzzTests(ITestOutputHelper output)
         long mostAllocated = 0;
         foreach (var (name, bytes) in variants)
         {
-            // As the reproduction: the test labels file of an otherwise good Fashion-MNIST directory.
+            // As the test labels file of an otherwise good Fashion-MNIST directory, through the parallel loader too.
             var data = Path.Combine(dir, name);
             Directory.CreateDirectory(data);
             File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte"), goodImages);
@@ -255,7 +255,7 @@ public sealed partial class CorruptFileFuzzTests(ITestOutputHelper output)
             Header()[..^1] + ",}", "{'weight':1}", "{\"a\":\u0001}", "{\"a\":\"\u0001\"}" })
             v.Add(($"syntax{v.Count}", FileBytes(bad), null));
         v.Add(("deep", FileBytes("{\"a\":" + new string('[', 100) + new string(']', 100) + "}"), null));
-        // Invalid UTF-8 in a key, a dtype and a metadata value (the case), and lone surrogate escapes.
+        // Invalid UTF-8 in a key, a dtype and a metadata value (System.Text.Json reports it only when a string is read), and lone surrogate escapes.
         byte[][] badUtf8 = [[0xff], [0xc3, 0x28], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xe2, 0x82]];
         foreach (var bad in badUtf8)
         {

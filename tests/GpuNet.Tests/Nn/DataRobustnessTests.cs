@@ -30,7 +30,7 @@ public sealed class DataRobustnessTests
     [Fact]
     public void ACorruptFile_IsTheReadersInvalidDataException_NotAnAggregateException()
     {
-        // The reproduction: an empty labels file among three good ones (read in parallel).
+        // An empty labels file among three good ones (read in parallel, which wrapped the error in an AggregateException).
         var dir = Write(2, 2);
         var labels = Path.Combine(dir, "t10k-labels-idx1-ubyte");
         File.WriteAllBytes(labels, []);
