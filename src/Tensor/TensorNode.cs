@@ -11,8 +11,6 @@ internal sealed class TensorNode : Node<Tensor>
 {
     private Func<Tensor, Tensor?[]>? _backward;
     private Tensor[]? _owned;
-    // The storage version of each owned tensor when the node saved it: a later in-place write shows as a difference.
-    private readonly int[]? _savedVersions;
     // Set on the stand-in edge of a tensor that was changed in place after its op computed it (see Tensor.Record).
     private readonly string? _staleError;
 
@@ -22,8 +20,8 @@ internal sealed class TensorNode : Node<Tensor>
         _backward = backward;
         _owned = owned;
         if (owned is null) return;
-        _savedVersions = new int[owned.Length];
-        for (int i = 0; i < owned.Length; i++) _savedVersions[i] = owned[i].Storage.Version;
+        // Each owned tensor belongs to this node alone, so it can carry the version it was saved at (no array per node).
+        foreach (var t in owned) t.SavedVersion = t.Storage.Version;
     }
 
     private TensorNode(string name, Node<Tensor> input, string staleError)
@@ -43,14 +41,14 @@ internal sealed class TensorNode : Node<Tensor>
     public override void CheckSaved()
     {
         if (_staleError is not null) throw new InvalidOperationException(_staleError);
-        if (_owned is null || _savedVersions is null) return;
-        for (int i = 0; i < _owned.Length; i++)
+        if (_owned is null) return;
+        foreach (var t in _owned)
         {
-            var storage = _owned[i].Storage;
-            if (storage.Version != _savedVersions[i])
+            var storage = t.Storage;
+            if (storage.Version != t.SavedVersion)
                 throw new InvalidOperationException(
-                    $"Backward: a {ShapeUtil.Format(_owned[i].Shape)} tensor that '{Name}' saved for its backward was modified in place by " +
-                    $"'{storage.LastInPlaceOp}' after it was saved (version {storage.Version}, saved at version {_savedVersions[i]}), so the gradient would be wrong. " +
+                    $"Backward: a {ShapeUtil.Format(t.Shape)} tensor that '{Name}' saved for its backward was modified in place by " +
+                    $"'{storage.LastInPlaceOp}' after it was saved (version {storage.Version}, saved at version {t.SavedVersion}), so the gradient would be wrong. " +
                     "Clone() the tensor before changing it in place, or use the out-of-place op.");
         }
     }
