@@ -58,6 +58,11 @@ public static class Engine
             }
         }
 
+        // Saved values are checked before any VJP runs: an error then leaves no leaf half-accumulated.
+        foreach (var node in order)
+            if (needed is null || node.Inputs.Any(input => input is not null && needed.Contains(input)))
+                node.CheckSaved();
+
         foreach (var node in order)
         {
             if (!pending.Remove(node, out var grad)) continue; // no gradient reached it

@@ -32,6 +32,13 @@ public abstract class Node<T> where T : class
     /// </summary>
     public abstract T?[] Backward(T gradOutput);
 
+    /// <summary>
+    /// Throws when something this node saved for its backward has changed since it was saved (an
+    /// in-place write), so its VJP would compute a wrong gradient. The engine calls it on every node it
+    /// is about to run before running any, so a failed check leaves every gradient untouched.
+    /// </summary>
+    public virtual void CheckSaved() { }
+
     /// <summary>Drops what the node saved for its backward (inputs, outputs, temporaries).</summary>
     protected virtual void ReleaseSaved() { }
 

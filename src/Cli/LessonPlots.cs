@@ -6,20 +6,13 @@ namespace GpuNet.Cli;
 /// <summary>PNG figures for <c>gpunet demo</c>, drawn with ScottPlot from the lessons' result records.</summary>
 internal static class LessonPlots
 {
-    private static string Save(Plot plot, string dir, string file, int width = 800, int height = 600)
-    {
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, file);
-        plot.SavePng(path, width, height);
-        return path;
-    }
+    private static string Save(Plot plot, PlotTarget target, string file, int width = 800, int height = 600) =>
+        target.Write(file, plot.GetImageBytes(width, height, ImageFormat.Png));
 
-    private static string Save(Multiplot multiplot, string dir, string file, int width, int height)
+    private static string Save(Multiplot multiplot, PlotTarget target, string file, int width, int height)
     {
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, file);
-        multiplot.SavePng(path, width, height);
-        return path;
+        using var image = multiplot.Render(width, height);
+        return target.Write(file, image.GetImageBytes(ImageFormat.Png, 100));
     }
 
     // Title, axis labels (null: left as is) and legend corner.
@@ -32,7 +25,7 @@ internal static class LessonPlots
     }
 
     /// <summary>The two classes, the learned boundary and the max-margin boundary.</summary>
-    public static string Perceptron(PerceptronLessonResult r, string dir)
+    public static string Perceptron(PerceptronLessonResult r, PlotTarget target)
     {
         var plot = new Plot();
         var pos = r.Points.Where((_, i) => r.Labels[i] > 0).ToArray();
@@ -46,11 +39,11 @@ internal static class LessonPlots
         AddLine(plot, r.MaxMarginDirection, lo, hi, $"max-margin direction (gamma = {r.GammaSearch:0.000})", LinePattern.Dashed);
         plot.Axes.SetLimits(lo, hi, lo, hi);
         Label(plot, $"Perceptron: {r.Updates} updates in {r.Epochs.Count} epochs (bound (R/gamma)^2 = {r.BoundSearch:N0})", "x1", "x2", Alignment.UpperRight);
-        return Save(plot, dir, "perceptron.png");
+        return Save(plot, target, "perceptron.png");
     }
 
     /// <summary>The trained sigmoid MLP's P(y = 1) over the plane as a heatmap, with the four XOR points.</summary>
-    public static string Xor(XorLessonResult r, string dir)
+    public static string Xor(XorLessonResult r, PlotTarget target)
     {
         var plot = new Plot();
         int g = r.GridAxis.Length;
@@ -71,11 +64,11 @@ internal static class LessonPlots
         zeros.LegendText = "XOR = 0";
         plot.Axes.SetLimits(r.GridAxis[0], r.GridAxis[^1], r.GridAxis[0], r.GridAxis[^1]);
         Label(plot, $"XOR by a {string.Join("-", r.MlpSizes)} sigmoid MLP trained by backprop: P(y = 1)", "x1", "x2", Alignment.UpperCenter);
-        return Save(plot, dir, "xor.png", 760, 640);
+        return Save(plot, target, "xor.png", 760, 640);
     }
 
     /// <summary>Target vs approximations: trained widths (left) and hand-built towers (right).</summary>
-    public static string UniversalApproximation(UniversalApproximationResult r, string dir)
+    public static string UniversalApproximation(UniversalApproximationResult r, PlotTarget target)
     {
         var multiplot = new Multiplot();
         multiplot.AddPlots(2);
@@ -84,7 +77,7 @@ internal static class LessonPlots
         var right = multiplot.Subplots.GetPlot(1);
         Curves(left, r.X, r.Target, r.Trained, "H =", "Trained with Adam: 1-H-1 sigmoid network");
         Curves(right, r.X, r.Target, r.Towers.Where((_, i) => i % 2 == 1 || i == r.Towers.Count - 1).Distinct().ToList(), "K =", "Built by hand: K towers (2K sigmoids)");
-        return Save(multiplot, dir, "universal-approximation.png", 1400, 560);
+        return Save(multiplot, target, "universal-approximation.png", 1400, 560);
     }
 
     private static void Curves(Plot plot, double[] x, double[] target, IReadOnlyList<Approximation> runs, string unit, string title)
@@ -103,7 +96,7 @@ internal static class LessonPlots
     }
 
     /// <summary>Full-data loss of batch, stochastic and mini-batch GD against updates (left, log scale) and epochs (right).</summary>
-    public static string GradientDescent(GradientDescentResult r, string dir)
+    public static string GradientDescent(GradientDescentResult r, PlotTarget target)
     {
         var multiplot = new Multiplot();
         multiplot.AddPlots(2);
@@ -122,11 +115,11 @@ internal static class LessonPlots
         LogAxis(byUpdate.Axes.Bottom, v => Math.Pow(10, v).ToString("N0"));
         Label(byUpdate, "Loss vs updates (1 + update number, log scale)", "updates", "full-data loss (BCE)", Alignment.LowerLeft);
         Label(byEpoch, "Loss vs epochs", "epochs", "full-data loss (BCE)", Alignment.UpperRight);
-        return Save(multiplot, dir, "gradient-descent.png", 1400, 560);
+        return Save(multiplot, target, "gradient-descent.png", 1400, 560);
     }
 
     /// <summary>Least-squares loss per batch-GD step at three learning rates (log scale).</summary>
-    public static string LearningRates(GradientDescentResult r, string dir)
+    public static string LearningRates(GradientDescentResult r, PlotTarget target)
     {
         var plot = new Plot();
         foreach (var q in r.Rates)
@@ -137,11 +130,11 @@ internal static class LessonPlots
         }
         LogAxis(plot.Axes.Left);
         Label(plot, $"Batch GD on least squares: 2/lambda_max = {r.CriticalRate:0.0000}", "step", "loss (log scale)", Alignment.UpperLeft);
-        return Save(plot, dir, "gradient-descent-lr.png");
+        return Save(plot, target, "gradient-descent-lr.png");
     }
 
     /// <summary>Worst relative error of the finite-difference gradient against ε (log-log).</summary>
-    public static string GradCheck(GradCheckLessonResult r, string dir)
+    public static string GradCheck(GradCheckLessonResult r, PlotTarget target)
     {
         var plot = new Plot();
         var line = plot.Add.Scatter(r.EpsSweep.Select(e => Math.Log10(e.Eps)).ToArray(), r.EpsSweep.Select(e => Math.Log10(e.MaxRelativeError)).ToArray());
@@ -149,7 +142,7 @@ internal static class LessonPlots
         LogAxis(plot.Axes.Left);
         LogAxis(plot.Axes.Bottom);
         Label(plot, $"Finite differences vs backprop, MLP {string.Join("-", r.Sizes)}: error against step size", "eps", "max relative error", Alignment.UpperCenter);
-        return Save(plot, dir, "gradcheck.png");
+        return Save(plot, target, "gradcheck.png");
     }
 
     // Data plotted as log10 values: ticks at powers of ten, labelled as such ("1e-3" unless told otherwise).

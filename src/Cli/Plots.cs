@@ -1,36 +1,71 @@
 using GpuNet.Nn;
+using ScottPlot;
 
 namespace GpuNet.Cli;
 
 /// <summary>PNG charts written with ScottPlot.</summary>
 internal static class Plots
 {
-    /// <summary>Training loss (left axis) and train/test accuracy (right axis) per epoch.</summary>
-    public static void TrainingCurves(IReadOnlyList<EpochResult> epochs, string path, string title)
+    /// <summary>The picture <c>gpunet train --plot</c> draws, under its default name.</summary>
+    public const string TrainingCurvesFile = "training-curves.png";
+
+    /// <summary>
+    /// Training loss (left axis, blue) and train/test accuracy (right axis, orange) per epoch, as PNG bytes. Each
+    /// axis is drawn in the colour of its lines and each legend entry names its axis, so no line can be read
+    /// against the wrong scale; the epoch axis has whole-epoch ticks only, and one epoch is a point in the middle.
+    /// </summary>
+    public static byte[] TrainingCurves(IReadOnlyList<EpochResult> epochs, string title, int width = 900, int height = 540)
     {
-        var plot = new ScottPlot.Plot();
+        if (epochs.Count == 0) throw new ArgumentException("TrainingCurves: no epochs to draw.");
+        var plot = new Plot();
+        var lossColor = Colors.C0;
+        var accuracyColor = Colors.C1;
         double[] x = epochs.Select(e => (double)e.Epoch).ToArray();
-        var loss = plot.Add.Scatter(x, epochs.Select(e => e.TrainLoss).ToArray());
-        loss.LegendText = "train loss";
+
+        void Line(double[] y, string label, Color color, bool dashed, bool right)
+        {
+            var s = plot.Add.Scatter(x, y);
+            s.LegendText = label;
+            s.Color = color;
+            s.LineWidth = 2;
+            s.MarkerSize = epochs.Count == 1 ? 9 : 5;
+            if (dashed)
+            {
+                s.LinePattern = LinePattern.Dashed;
+                s.MarkerShape = MarkerShape.OpenCircle; // the legend's short sample shows the marker, not the dashes
+            }
+            if (right) s.Axes.YAxis = plot.Axes.Right;
+        }
+
+        var losses = epochs.Select(e => e.TrainLoss).ToList();
+        Line([.. epochs.Select(e => e.TrainLoss)], "train loss (left axis)", lossColor, false, false);
         if (epochs.All(e => double.IsFinite(e.TestLoss)))
         {
-            var testLoss = plot.Add.Scatter(x, epochs.Select(e => e.TestLoss).ToArray());
-            testLoss.LegendText = "test loss";
-            testLoss.LinePattern = ScottPlot.LinePattern.Dashed;
+            Line([.. epochs.Select(e => e.TestLoss)], "test loss (left axis)", lossColor, true, false);
+            losses.AddRange(epochs.Select(e => e.TestLoss));
         }
-        var trainAcc = plot.Add.Scatter(x, epochs.Select(e => e.TrainAccuracy).ToArray());
-        trainAcc.LegendText = "train accuracy";
-        trainAcc.Axes.YAxis = plot.Axes.Right;
-        var testAcc = plot.Add.Scatter(x, epochs.Select(e => e.TestAccuracy).ToArray());
-        testAcc.LegendText = "test accuracy";
-        testAcc.Axes.YAxis = plot.Axes.Right;
+        Line([.. epochs.Select(e => e.TrainAccuracy)], "train accuracy (right axis)", accuracyColor, false, true);
+        Line([.. epochs.Select(e => e.TestAccuracy)], "test accuracy (right axis)", accuracyColor, true, true);
+
+        int first = epochs.Min(e => e.Epoch), last = epochs.Max(e => e.Epoch);
+        var ticks = EpochAxis.Ticks(first, last);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            ticks.Select(t => (double)t).ToArray(), ticks.Select(t => t.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+        var (xMin, xMax) = EpochAxis.Limits(first, last);
+        double maxLoss = losses.Where(double.IsFinite).DefaultIfEmpty(1).Max();
+        plot.Axes.SetLimitsX(xMin, xMax);
+        plot.Axes.SetLimitsY(0, maxLoss > 0 ? maxLoss * 1.1 : 1, plot.Axes.Left);
+        plot.Axes.SetLimitsY(0, 1.02, plot.Axes.Right);
+
         plot.Title(title);
         plot.Axes.Bottom.Label.Text = "epoch";
         plot.Axes.Left.Label.Text = "loss";
         plot.Axes.Right.Label.Text = "accuracy";
-        plot.ShowLegend(ScottPlot.Edge.Bottom); // below the axes: inside, it covers the last epochs' points
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        plot.SavePng(path, 900, 540);
+        plot.Axes.Left.Label.ForeColor = lossColor;
+        plot.Axes.Left.TickLabelStyle.ForeColor = lossColor;
+        plot.Axes.Right.Label.ForeColor = accuracyColor;
+        plot.Axes.Right.TickLabelStyle.ForeColor = accuracyColor;
+        plot.ShowLegend(Edge.Bottom); // below the axes: inside, it covers the last epochs' points
+        return plot.GetImageBytes(width, height, ImageFormat.Png);
     }
 }

@@ -39,6 +39,7 @@ public static partial class Autograd
         {
             var o = outputs[i];
             o.ThrowIfDisposed("Grad");
+            o.ThrowIfModifiedSinceRecorded("Grad");
             if (o.GradNode is not { } node)
                 throw new InvalidOperationException($"Grad: output {i} ({ShapeUtil.Format(o.Shape)}) does not require grad and has no graph.");
             Tensor seed;

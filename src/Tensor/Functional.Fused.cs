@@ -194,7 +194,7 @@ public static class Functional
     public static void AdamStep(Tensor param, Tensor grad, Tensor m, Tensor v, AdamParameters hyperparameters)
     {
         const string op = "AdamStep";
-        if (!CheckStepOperands(op, param, [grad, m, v])) return;
+        if (!CheckStepOperands(op, param, [grad, m, v], [m, v])) return;
         param.Backend.AdamStep(param.AsView(), grad.AsView(), m.AsView(), v.AsView(), hyperparameters);
     }
 
@@ -211,7 +211,7 @@ public static class Functional
         var tensors = new List<Tensor> { grad, square };
         if (hyperparameters.Centered) tensors.Add(gradAvg!);
         if (hyperparameters.Momentum > 0) tensors.Add(buffer!);
-        if (!CheckStepOperands(op, param, tensors)) return;
+        if (!CheckStepOperands(op, param, tensors, tensors.Skip(1))) return;
         param.Backend.RmsPropStep(param.AsView(), grad.AsView(), square.AsView(),
             hyperparameters.Centered ? gradAvg!.AsView() : null, hyperparameters.Momentum > 0 ? buffer!.AsView() : null, hyperparameters);
     }
@@ -232,15 +232,16 @@ public static class Functional
     public static void SgdMomentumStep(Tensor param, Tensor grad, Tensor buffer, SgdParameters hyperparameters)
     {
         const string op = "SgdMomentumStep";
-        if (!CheckStepOperands(op, param, [grad, buffer])) return;
+        if (!CheckStepOperands(op, param, [grad, buffer], [buffer])) return;
         param.Backend.SgdMomentumStep(param.AsView(), grad.AsView(), buffer.AsView(), hyperparameters);
     }
 
     /// <summary>
     /// Checks an optimizer step's operands against <paramref name="param"/> (present, live, same device,
-    /// shape and dtype, floating); false when there is nothing to update.
+    /// shape and dtype, floating) and marks <paramref name="param"/> and the <paramref name="state"/> it
+    /// updates as written in place; false when there is nothing to update.
     /// </summary>
-    private static bool CheckStepOperands(string op, Tensor param, IReadOnlyList<Tensor> others)
+    private static bool CheckStepOperands(string op, Tensor param, IReadOnlyList<Tensor> others, IEnumerable<Tensor> state)
     {
         ArgumentNullException.ThrowIfNull(param);
         param.ThrowIfDisposed(op);
@@ -253,6 +254,8 @@ public static class Functional
                 throw new ArgumentException($"{op}: param {ShapeUtil.Format(param.Shape)} {param.DType.Name()} and a state or gradient tensor {ShapeUtil.Format(t.Shape)} {t.DType.Name()} must match in shape and dtype.");
         }
         if (!param.DType.IsFloating()) throw new ArgumentException($"{op}: parameters must be floating; got {param.DType.Name()}.");
+        param.MarkWritten(op);
+        foreach (var t in state) t.MarkWritten(op);
         return param.NumElements > 0;
     }
 }

@@ -10,12 +10,29 @@ namespace GpuNet;
 internal sealed class Storage
 {
     private int _refs = 1;
+    private int _version;
 
     public Storage(DeviceBuffer buffer) => Buffer = buffer;
 
     public DeviceBuffer Buffer { get; }
 
     public Device Device => Buffer.Device;
+
+    /// <summary>
+    /// Counts in-place writes to this storage (PyTorch's version counter). Nodes remember it for what
+    /// they save, so a backward pass can tell that a saved value changed under it.
+    /// </summary>
+    public int Version => _version;
+
+    /// <summary>The in-place op that last wrote to this storage (for error messages); null if none did.</summary>
+    public string? LastInPlaceOp { get; private set; }
+
+    /// <summary>Records an in-place write by <paramref name="op"/>: one increment, no lock, as a write race on the data would be a bug anyway.</summary>
+    public void MarkWritten(string op)
+    {
+        _version++;
+        LastInPlaceOp = op;
+    }
 
     /// <summary>True when one tensor object alone uses this storage.</summary>
     public bool IsExclusive => Volatile.Read(ref _refs) == 1;

@@ -104,12 +104,22 @@ public sealed partial class Tensor
         }
     }
 
-    /// <summary>Copies <paramref name="source"/> (broadcast to this shape, converted to this dtype) into this tensor, in place. Not recorded.</summary>
+    /// <summary>
+    /// Copies <paramref name="source"/> (broadcast to this shape, converted to this dtype) into this tensor, in place. Not recorded.
+    /// </summary>
+    /// <remarks>
+    /// Every in-place op (this one, <see cref="FillInPlace"/>, <see cref="AddInPlace"/>, <see cref="AffineInPlace"/>,
+    /// <see cref="MulInPlace"/> and the optimizer steps in <see cref="Functional"/>) refuses a leaf that requires grad
+    /// outside <see cref="Autograd.NoGrad"/>, and bumps the storage's version: a graph that saved these values for its
+    /// backward, or an op that uses them later as the output of the op that computed them, then makes
+    /// <see cref="Backward"/> throw instead of returning a wrong gradient.
+    /// </remarks>
     public Tensor CopyFrom(Tensor source)
     {
         ThrowIfDisposed("CopyFrom");
         CheckSameDevice("CopyFrom", this, source);
         var src = source.BroadcastView("CopyFrom", Shape);
+        MarkWritten("CopyFrom");
         if (NumElements > 0) Backend.Copy(src, AsView());
         return this;
     }
@@ -118,6 +128,7 @@ public sealed partial class Tensor
     public Tensor FillInPlace(double value)
     {
         ThrowIfDisposed("FillInPlace");
+        MarkWritten("FillInPlace");
         if (NumElements > 0) Backend.Fill(AsView(), value);
         return this;
     }
@@ -128,8 +139,9 @@ public sealed partial class Tensor
         ThrowIfDisposed("AddInPlace");
         CheckSameDevice("AddInPlace", this, other);
         if (other.DType != DType) throw new ArgumentException($"AddInPlace: dtypes {DType.Name()} and {other.DType.Name()} differ.");
-        if (NumElements == 0) return this;
-        Backend.AddScaled(AsView(), other.BroadcastView("AddInPlace", Shape), alpha);
+        var src = other.BroadcastView("AddInPlace", Shape);
+        MarkWritten("AddInPlace");
+        if (NumElements > 0) Backend.AddScaled(AsView(), src, alpha);
         return this;
     }
 
@@ -137,6 +149,7 @@ public sealed partial class Tensor
     public Tensor AffineInPlace(double alpha, double beta = 0)
     {
         ThrowIfDisposed("AffineInPlace");
+        MarkWritten("AffineInPlace");
         if (NumElements > 0) Backend.Unary(UnaryOp.Affine, AsView(), AsView(), alpha, beta);
         return this;
     }
@@ -146,7 +159,9 @@ public sealed partial class Tensor
     {
         ThrowIfDisposed("MulInPlace");
         CheckSameDevice("MulInPlace", this, other);
-        if (NumElements > 0) Backend.Binary(BinaryOp.Mul, AsView(), other.BroadcastView("MulInPlace", Shape), AsView());
+        var src = other.BroadcastView("MulInPlace", Shape);
+        MarkWritten("MulInPlace");
+        if (NumElements > 0) Backend.Binary(BinaryOp.Mul, AsView(), src, AsView());
         return this;
     }
 

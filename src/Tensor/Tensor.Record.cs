@@ -18,10 +18,50 @@ public sealed partial class Tensor
             return output;
         }
         var edges = new Node<Tensor>?[inputs.Length];
-        for (int i = 0; i < inputs.Length; i++) edges[i] = inputs[i].RequiresGrad ? inputs[i].GradNode : null;
+        for (int i = 0; i < inputs.Length; i++) edges[i] = inputs[i].RequiresGrad ? inputs[i].EdgeFor(name) : null;
         output.GradFn = new TensorNode(name, edges, backward, owned.Length == 0 ? null : owned);
+        output._producedVersion = output._storage.Version;
         output._requiresGrad = true;
         return output;
+    }
+
+    /// <summary>
+    /// The node gradients for this input of op <paramref name="consumer"/> go to: its own, unless its values
+    /// were changed in place after the op that computed it ran. In-place ops are not recorded, so that
+    /// op's VJP no longer describes them; the edge then leads to a node whose backward is an error.
+    /// </summary>
+    private Node<Tensor>? EdgeFor(string consumer)
+    {
+        var node = GradNode;
+        var source = _graphSource ?? this;
+        if (source._gradFn is null || _storage.Version == source._producedVersion) return node;
+        return TensorNode.Stale(node!, StaleMessage("Backward", $"before '{consumer}' used it"));
+    }
+
+    private string StaleMessage(string op, string when) =>
+        $"{op}: the {ShapeUtil.Format(Shape)} tensor computed by '{GradFn!.Name}' was modified in place by '{_storage.LastInPlaceOp}' {when}; " +
+        "in-place ops are not recorded, so no gradient can flow through its new values. Use the out-of-place op, or change a Clone() of the tensor.";
+
+    /// <summary>Throws when this tensor was computed by a recorded op and changed in place afterwards (backward from it would be wrong).</summary>
+    internal void ThrowIfModifiedSinceRecorded(string op)
+    {
+        var source = _graphSource ?? this;
+        if (source._gradFn is not null && _storage.Version != source._producedVersion)
+            throw new InvalidOperationException(StaleMessage(op, "afterwards"));
+    }
+
+    /// <summary>
+    /// Called by every in-place op after its checks and before it writes: a leaf that requires grad may
+    /// be changed only under <see cref="Autograd.NoGrad"/> (as optimizers do), and the write bumps the
+    /// storage's version so graphs that saved these values refuse to backward through them.
+    /// </summary>
+    internal void MarkWritten(string op)
+    {
+        if (_requiresGrad && _gradFn is null && _graphSource is null && GradMode.IsEnabled)
+            throw new InvalidOperationException(
+                $"{op}: this {ShapeUtil.Format(Shape)} tensor is a leaf that requires grad; changing it in place outside Autograd.NoGrad() would leave its gradient wrong. " +
+                "Wrap the update in 'using (Autograd.NoGrad())' (as optimizers do), or change a Detach()ed or Clone()d tensor.");
+        _storage.MarkWritten(op);
     }
 
     /// <summary>
@@ -59,6 +99,7 @@ public sealed partial class Tensor
         ThrowIfDisposed("Backward");
         if (!RequiresGrad)
             throw new InvalidOperationException($"Backward: this {ShapeUtil.Format(Shape)} tensor does not require grad and has no graph (did no input have RequiresGrad = true, or was it computed under NoGrad?).");
+        ThrowIfModifiedSinceRecorded("Backward");
         Tensor seed;
         bool ownSeed = gradient is null;
         if (gradient is null)

@@ -20,6 +20,11 @@ public sealed partial class Tensor : IDisposable
     private LeafNode<Tensor>? _leafNode;
     private Node<Tensor>? _gradFn;
     private bool _disposed;
+    // The storage's version when _gradFn was recorded: a later in-place write makes the node stale.
+    private int _producedVersion;
+
+    /// <summary>On a tensor a graph node owns (saved for its backward): the storage's version when the node saved it.</summary>
+    internal int SavedVersion { get; set; }
 
     // Set on the aliases a node saves for its backward: they share the original's storage (keeping
     // it alive however the original is disposed) and its place in the graph.

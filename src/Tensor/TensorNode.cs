@@ -11,12 +11,46 @@ internal sealed class TensorNode : Node<Tensor>
 {
     private Func<Tensor, Tensor?[]>? _backward;
     private Tensor[]? _owned;
+    // Set on the stand-in edge of a tensor that was changed in place after its op computed it (see Tensor.Record).
+    private readonly string? _staleError;
 
     public TensorNode(string name, Node<Tensor>?[] inputs, Func<Tensor, Tensor?[]> backward, Tensor[]? owned)
         : base(name, inputs)
     {
         _backward = backward;
         _owned = owned;
+        if (owned is null) return;
+        // Each owned tensor belongs to this node alone, so it can carry the version it was saved at (no array per node).
+        foreach (var t in owned) t.SavedVersion = t.Storage.Version;
+    }
+
+    private TensorNode(string name, Node<Tensor> input, string staleError)
+        : base(name, [input])
+    {
+        _staleError = staleError;
+        _backward = _ => throw new InvalidOperationException(staleError);
+    }
+
+    /// <summary>
+    /// The edge a new op gets for an input whose values were changed in place (by an unrecorded op)
+    /// after <paramref name="producer"/> computed them: backward through it is an error, since the
+    /// producer's VJP describes values that are gone.
+    /// </summary>
+    public static TensorNode Stale(Node<Tensor> producer, string staleError) => new(producer.Name + " (modified in place)", producer, staleError);
+
+    public override void CheckSaved()
+    {
+        if (_staleError is not null) throw new InvalidOperationException(_staleError);
+        if (_owned is null) return;
+        foreach (var t in _owned)
+        {
+            var storage = t.Storage;
+            if (storage.Version != t.SavedVersion)
+                throw new InvalidOperationException(
+                    $"Backward: a {ShapeUtil.Format(t.Shape)} tensor that '{Name}' saved for its backward was modified in place by " +
+                    $"'{storage.LastInPlaceOp}' after it was saved (version {storage.Version}, saved at version {t.SavedVersion}), so the gradient would be wrong. " +
+                    "Clone() the tensor before changing it in place, or use the out-of-place op.");
+        }
     }
 
     /// <summary>The saved tensors and temporaries this node disposes when its graph is freed.</summary>

@@ -14,21 +14,21 @@ namespace GpuNet.Cli.Commands;
 internal static class DemoCommand
 {
     /// <summary>What a lesson gets from the command line.</summary>
-    private sealed record DemoArgs(string? PlotDir, long? Seed);
+    private sealed record DemoArgs(PlotTarget? Plot, long? Seed);
 
-    /// <summary>One lesson: its name, what it shows, and how to print (and plot) it.</summary>
-    private sealed record Demo(string Name, string Summary, Action<DemoArgs> Run);
+    /// <summary>One lesson: its name, what it shows, the pictures it draws, and how to print (and plot) it.</summary>
+    private sealed record Demo(string Name, string Summary, string[] Pictures, Action<DemoArgs> Run);
 
     private static readonly Demo[] Demos =
     [
-        new("mp-neuron", "McCulloch-Pitts threshold logic: AND, OR, NOT, NOR, majority; no single neuron computes XOR", McCullochPitts),
-        new("perceptron", "the notes' perceptron experiment on two Gaussians, and the (R/gamma)^2 convergence bound", Perceptron),
-        new("xor", "XOR: the perceptron cycles, a feature map fixes it, 2^n hidden perceptrons do any boolean function, an MLP learns it", Xor),
-        new("universal-approximation", "one hidden sigmoid layer: error falls with width (trained) and with towers (built by hand)", UniversalApproximation),
-        new("gradient-descent", "batch vs stochastic vs mini-batch gradient descent, and a learning rate that is too large", GradientDescent),
-        new("losses", "squared, 0-1, NLL, multi-class hinge, softmax cross-entropy, L2: values and gradients on worked examples", LossesDemo),
-        new("backprop", "the chain rule over a graph with numbers; the softmax Jacobian; a chain of Jacobians vs one backward pass", Backprop),
-        new("gradcheck", "finite differences vs backprop on an MLP in float64: errors per parameter, cost, the step size", GradCheck),
+        new("mp-neuron", "McCulloch-Pitts threshold logic: AND, OR, NOT, NOR, majority; no single neuron computes XOR", [], McCullochPitts),
+        new("perceptron", "the notes' perceptron experiment on two Gaussians, and the (R/gamma)^2 convergence bound", ["perceptron.png"], Perceptron),
+        new("xor", "XOR: the perceptron cycles, a feature map fixes it, 2^n hidden perceptrons do any boolean function, an MLP learns it", ["xor.png"], Xor),
+        new("universal-approximation", "one hidden sigmoid layer: error falls with width (trained) and with towers (built by hand)", ["universal-approximation.png"], UniversalApproximation),
+        new("gradient-descent", "batch vs stochastic vs mini-batch gradient descent, and a learning rate that is too large", ["gradient-descent.png", "gradient-descent-lr.png"], GradientDescent),
+        new("losses", "squared, 0-1, NLL, multi-class hinge, softmax cross-entropy, L2: values and gradients on worked examples", [], LossesDemo),
+        new("backprop", "the chain rule over a graph with numbers; the softmax Jacobian; a chain of Jacobians vs one backward pass", [], Backprop),
+        new("gradcheck", "finite differences vs backprop on an MLP in float64: errors per parameter, cost, the step size", ["gradcheck.png"], GradCheck),
     ];
 
     /// <summary>Names of the lessons, in order.</summary>
@@ -36,28 +36,59 @@ internal static class DemoCommand
 
     public static Command Create()
     {
-        var name = new Argument<string?>("name") { Description = "The lesson to run; omit to list them.", Arity = ArgumentArity.ZeroOrOne };
-        var plot = new Option<string?>("--plot") { Description = "Directory to write the lesson's PNG(s) into." };
-        var seed = new Option<long?>("--seed") { Description = "Seed for the lesson's random data or weights (each lesson has a default)." };
+        var name = new Argument<string?>("name")
+        {
+            Description = "The lesson to run; omit to list them.",
+            Arity = ArgumentArity.ZeroOrOne,
+            HelpName = string.Join("|", Names),
+        };
+        name.AcceptOnlyFromAmong([.. Names]);
+        var plot = new Option<string?>("--plot") { Description = $"Where the lesson's pictures go: {PlotTarget.Help}. Lessons that draw nothing say so.", HelpName = "PATH" };
+        var seed = CliOptions.OptionalLong("--seed", "Seed for the lesson's random data or weights (each lesson has a default).");
         var command = new Command("demo", "The lecture notes as runnable lessons: 'gpunet demo' lists them, 'gpunet demo NAME' runs one.") { name, plot, seed };
         command.SetAction(parse =>
         {
             var chosen = parse.GetValue(name);
             if (string.IsNullOrWhiteSpace(chosen))
             {
-                Console.WriteLine("Lessons (run one with: gpunet demo NAME [--plot DIR] [--seed N]):");
+                Console.WriteLine("Lessons (run one with: gpunet demo NAME [--plot FILE.png|DIR] [--seed N]):");
                 foreach (var d in Demos) Console.WriteLine($"  {d.Name,-24} {d.Summary}");
                 return 0;
             }
-            var demo = Demos.FirstOrDefault(d => string.Equals(d.Name, chosen.Trim(), StringComparison.OrdinalIgnoreCase));
-            if (demo is null)
-                return CommandLineHost.Usage($"unknown lesson '{chosen}'; expected one of: {string.Join(", ", Names)}.");
+            var demo = Demos.First(d => d.Name == chosen);
+            try
+            {
+                CliDevice.Resolve(null, hasDeviceOption: false); // the lessons run on the default device: a bad GPUNET_DEVICE is reported here, naming it
+            }
+            catch (ArgumentException e)
+            {
+                return CommandLineHost.Usage(e.Message);
+            }
+            PlotTarget? target = null;
+            if (parse.GetValue(plot) is { } plotPath)
+            {
+                if (string.IsNullOrWhiteSpace(plotPath)) return CommandLineHost.Usage("--plot: the path is empty; expected a .png file or a folder.");
+                if (demo.Pictures.Length == 0)
+                    Console.Error.WriteLine($"note: the {demo.Name} lesson draws no pictures; --plot {plotPath} is ignored.");
+                else
+                {
+                    target = new PlotTarget(plotPath, demo.Pictures);
+                    try
+                    {
+                        target.Check();
+                    }
+                    catch (IOException e)
+                    {
+                        return CommandLineHost.Usage($"--plot: {e.Message}");
+                    }
+                }
+            }
             var previous = CultureInfo.CurrentCulture;
             CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
             try
             {
                 var sw = Stopwatch.StartNew();
-                demo.Run(new DemoArgs(parse.GetValue(plot), parse.GetValue(seed)));
+                demo.Run(new DemoArgs(target, parse.GetValue(seed)));
                 Console.WriteLine($"({demo.Name}: {sw.Elapsed.TotalSeconds:0.0} s on {Device.Default})");
             }
             finally
@@ -143,7 +174,7 @@ internal static class DemoCommand
             Line($"  {r.Updates} updates <= {Bound(r.BoundSearch)}: {(r.Updates <= r.BoundSearch ? "within the bound" : "BOUND VIOLATED")}.");
         else
             Line("  No separating direction found: the theorem promises nothing, and the rule never stops.");
-        if (args.PlotDir is { } dir) Wrote(LessonPlots.Perceptron(r, dir));
+        if (args.Plot is { } target) Wrote(LessonPlots.Perceptron(r, target));
     }
 
     private static string Bound(double b) => double.IsInfinity(b) ? "none (gamma <= 0)" : b.ToString("N0");
@@ -178,7 +209,7 @@ internal static class DemoCommand
         Heading($"4. A sigmoid MLP {string.Join("-", r.MlpSizes)} trained by backprop (Adam, lr {o.LearningRate}, {o.Steps} full-batch steps, BCE with logits, seed {o.Seed}):");
         Line($"   loss {r.MlpLoss[0]:0.0000} -> {r.MlpLoss[Math.Min(99, r.MlpLoss.Length - 1)]:0.0000} (step 100) -> {r.MlpLoss[^1]:0.0000} (step {r.MlpLoss.Length})");
         Line($"   P(y=1) on 00, 01, 10, 11: {string.Join("  ", r.MlpProbabilities.Select(p => p.ToString("0.000")))}  ->  {(r.MlpSolved ? "XOR solved" : "not solved (a local minimum; try another --seed)")}");
-        if (args.PlotDir is { } dir) Wrote(LessonPlots.Xor(r, dir));
+        if (args.Plot is { } target) Wrote(LessonPlots.Xor(r, target));
     }
 
     private static string Pattern(int k) => $"{(k >> 1) & 1}{k & 1}";
@@ -200,7 +231,7 @@ internal static class DemoCommand
         foreach (var a in r.Towers) Line($"  {a.Units,5}   {a.MaxError,9:0.0000}   {a.RmsError,9:0.0000}");
         Line($"More units, smaller error: max error {r.Trained[0].MaxError:0.000} -> {r.Trained[^1].MaxError:0.000} (width {r.Trained[0].Units} -> {r.Trained[^1].Units}) trained, " +
              $"{r.Towers[0].MaxError:0.000} -> {r.Towers[^1].MaxError:0.000} ({r.Towers[0].Units} -> {r.Towers[^1].Units} towers) by construction.");
-        if (args.PlotDir is { } dir) Wrote(LessonPlots.UniversalApproximation(r, dir));
+        if (args.Plot is { } target) Wrote(LessonPlots.UniversalApproximation(r, target));
     }
 
     // ---- gradient-descent ----
@@ -231,10 +262,10 @@ internal static class DemoCommand
                  $"   ratio {q.TopComponent[1] / q.TopComponent[0]:0.00} per step (1 - lr*lambda_max = {1 - q.LearningRate * r.LambdaMax:0.00})");
         Line("  Below 1/lambda_max the error shrinks monotonically; between 1/lambda_max and 2/lambda_max it flips sign every step (oscillates) but shrinks;");
         Line("  above 2/lambda_max each step multiplies it by more than 1 in size: the loss diverges.");
-        if (args.PlotDir is { } dir)
+        if (args.Plot is { } target)
         {
-            Wrote(LessonPlots.GradientDescent(r, dir));
-            Wrote(LessonPlots.LearningRates(r, dir));
+            Wrote(LessonPlots.GradientDescent(r, target));
+            Wrote(LessonPlots.LearningRates(r, target));
         }
     }
 
@@ -328,6 +359,6 @@ internal static class DemoCommand
         Heading("The step size: worst relative error against eps (too large: truncation error; too small: rounding error):");
         foreach (var e in r.EpsSweep) Line($"  eps {e.Eps,7:0E+0}   {e.MaxRelativeError:0.0E+00}");
         Line($"In float32 (eps 1e-3) the worst absolute error is {r.Float32AbsoluteError:0.0E+00} against {r.MaxAbsoluteError:0.0E+00} in float64 (worst relative {r.Float32RelativeError:0.0E+00}): gradient checks run in float64.");
-        if (args.PlotDir is { } dir) Wrote(LessonPlots.GradCheck(r, dir));
+        if (args.Plot is { } target) Wrote(LessonPlots.GradCheck(r, target));
     }
 }

@@ -11,14 +11,18 @@ internal static class DevicesCommand
         var command = new Command("devices", "List every device found (name, kind, memory, warp size) and which one Default picks.");
         command.SetAction(_ =>
         {
+            // A bad GPUNET_DEVICE is what this command helps to fix, so it lists the devices anyway.
             Device chosen;
+            string? badEnvironment = null;
             try
             {
                 chosen = Device.Default;
             }
             catch (ArgumentException e)
             {
-                return CommandLineHost.Usage($"{Device.EnvironmentVariable}: {e.Message}");
+                chosen = CliDevice.Fallback();
+                badEnvironment = e.Message;
+                CommandLineHost.Warn($"{CliDevice.FromEnvironment()} names no device here ({e.Message}); without it the default is {chosen}.");
             }
             Console.WriteLine($"{"device",-12} {"kind",-10} {"memory",10} {"warp",5}  name");
             foreach (var d in Device.All)
@@ -27,9 +31,11 @@ internal static class DevicesCommand
                 Console.WriteLine($"{d,-12} {Device.KindName(d.Kind),-10} {FormatBytes(d.MemoryBytes),10} {d.WarpSize,5}  {d.Name}{marker}");
             }
             var env = Environment.GetEnvironmentVariable(Device.EnvironmentVariable);
-            Console.WriteLine(string.IsNullOrWhiteSpace(env)
-                ? $"default: {chosen} (CUDA > OpenCL > cpu; set {Device.EnvironmentVariable} to override)"
-                : $"default: {chosen} (from {Device.EnvironmentVariable}={env})");
+            Console.WriteLine(badEnvironment is not null
+                ? $"default: {chosen} once {Device.EnvironmentVariable} is unset or names one of the devices above"
+                : string.IsNullOrWhiteSpace(env)
+                    ? $"default: {chosen} (CUDA > OpenCL > cpu; set {Device.EnvironmentVariable} to override)"
+                    : $"default: {chosen} (from {Device.EnvironmentVariable}={env})");
             return 0;
         });
         return command;

@@ -23,7 +23,7 @@ internal static class IlgpuDiscovery
     /// </summary>
     internal static CPUDevice CreateCpuDevice() => new(numThreadsPerWarp: 2, numWarpsPerMultiprocessor: 2, numMultiprocessors: 1);
 
-    /// <summary>Set to 1 to also list OpenCL devices ILGPU would skip (e.g. PoCL), forcing them on; see ILGPU-NOTES.</summary>
+    /// <summary>Set to 1 to also list OpenCL devices ILGPU would skip (e.g. PoCL), forcing them on: built at O2, with <see cref="ForceGenericAddressSpace"/>.</summary>
     internal const string ForceOpenClVariable = "GPUNET_OPENCL_FORCE";
 
     /// <summary>Why no CUDA device was listed (the driver's or ILGPU's error), or null.</summary>
@@ -122,7 +122,7 @@ internal static class IlgpuDiscovery
         var context = Context.Create(b =>
         {
             b.OpenCL(d => d.PlatformId == platformId && d.DeviceId == deviceId).EnableAlgorithms();
-            // Forced devices (PoCL) only build the generated code at O2; see ILGPU-NOTES.
+            // Forced devices (PoCL) only build the generated code at O2.
             if (force) b.Optimize(OptimizationLevel.O2);
         });
         try

@@ -63,6 +63,11 @@ public static class FashionMnist
     /// Loads the data: images scaled to [0, 1] float32 and flattened to 784, labels Int32.
     /// <paramref name="limit"/> keeps the first N training samples (and at most N test samples).
     /// </summary>
+    /// <exception cref="FileNotFoundException">A file is missing.</exception>
+    /// <exception cref="InvalidDataException">
+    /// A file is corrupt, is not a regular file, does not hold what Fashion-MNIST holds, or holds no samples; the
+    /// message names the file. Nothing is allocated on the device unless all four files are good.
+    /// </exception>
     public static ClassificationData Load(string directory, Device? device = null, int? limit = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
@@ -71,13 +76,34 @@ public static class FashionMnist
             throw new FileNotFoundException($"Fashion-MNIST: {directory} lacks {string.Join(", ", missing.Select(m => m + "[.gz]"))}.");
         device ??= Device.Default;
         var parts = new IdxData[4];
-        Parallel.For(0, 4, i => parts[i] = Idx.Read(Find(directory, s_files[i])!));
-        return new ClassificationData("Fashion-MNIST",
-            Split(parts[0], parts[1], device, limit),
-            Split(parts[2], parts[3], device, limit), 10);
+        try
+        {
+            Parallel.For(0, 4, i => parts[i] = Idx.Read(Find(directory, s_files[i])!));
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            // The reader's own exception, as documented (the first file's, when several are bad), not the wrapper.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+        }
+        var (trainX, trainY) = Decode(parts[0], parts[1], limit);
+        var (testX, testY) = Decode(parts[2], parts[3], limit);
+        using (TensorScope.Suspend())
+            return new ClassificationData("Fashion-MNIST",
+                new TensorDataset(Tensor.FromArray(trainX, [trainY.Length, 784], device), Tensor.FromArray(trainY, [trainY.Length], device)),
+                new TensorDataset(Tensor.FromArray(testX, [testY.Length, 784], device), Tensor.FromArray(testY, [testY.Length], device)), 10);
     }
 
-    private static TensorDataset Split(IdxData images, IdxData labels, Device device, int? limit)
+    /// <summary>
+    /// Names of the four files (each may also be gzipped, with .gz) missing from <paramref name="directory"/>; every one
+    /// of them when the directory does not exist.
+    /// </summary>
+    public static IReadOnlyList<string> MissingFiles(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        return Directory.Exists(directory) ? s_files.Where(f => Find(directory, f) is null).ToList() : s_files;
+    }
+
+    private static (float[] Images, int[] Labels) Decode(IdxData images, IdxData labels, int? limit)
     {
         if (images.Shape.Length != 3 || images.Shape[1] != 28 || images.Shape[2] != 28 || images.Type != IdxType.UInt8)
             throw new InvalidDataException($"{images.Path}: expected {IdxType.UInt8} images [N,28,28]; got {images.Type} [{string.Join(",", images.Shape)}].");
@@ -85,13 +111,14 @@ public static class FashionMnist
             throw new InvalidDataException($"{labels.Path}: expected {IdxType.UInt8} labels [N]; got {labels.Type} [{string.Join(",", labels.Shape)}].");
         if (labels.Shape[0] != images.Shape[0])
             throw new InvalidDataException($"{labels.Path}: {labels.Shape[0]} labels for the {images.Shape[0]} images of {images.Path}.");
+        if (images.Shape[0] == 0)
+            throw new InvalidDataException($"{images.Path}: holds no samples (dims [0,28,28]); a data set needs at least one.");
         int n = Math.Min(images.Shape[0], limit ?? int.MaxValue);
         var x = images.ToFloatArray(1.0 / 255);
         var y = labels.ToInt32Array();
         if (y.Any(v => v is < 0 or > 9)) throw new InvalidDataException($"{labels.Path}: labels must be 0–9.");
         if (n < images.Shape[0]) { x = x[..(n * 784)]; y = y[..n]; }
-        using (TensorScope.Suspend())
-            return new TensorDataset(Tensor.FromArray(x, [n, 784], device), Tensor.FromArray(y, [n], device));
+        return (x, y);
     }
 }
 

@@ -79,13 +79,13 @@ public static class Idx
     /// <summary>
     /// Reads and validates <paramref name="path"/>: gzip is detected by its magic (1f 8b); the IDX magic, dims and exact
     /// length are checked, and a corrupt or truncated file is an <see cref="InvalidDataException"/> naming the file and the
-    /// problem. Memory grows only with data actually read, never with what a header claims.
+    /// problem. Memory grows only with data actually read, never with what a header claims. A directory, named pipe or
+    /// other file that is not a regular file is an <see cref="InvalidDataException"/> too (a pipe would block forever).
     /// </summary>
     public static IdxData Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"IDX file not found: {path}", path);
-        using var file = File.OpenRead(path);
+        using var file = RegularFile.OpenRead(path, "IDX file");
         var magic2 = new byte[2];
         int got = file.ReadAtLeast(magic2, 2, throwOnEndOfStream: false);
         file.Position = 0;

@@ -22,7 +22,9 @@ public static class Safetensors
     /// <summary>
     /// Writes <paramref name="tensors"/> (in name order) and <paramref name="metadata"/> to <paramref name="path"/>.
     /// The file is written to a temporary file in the same directory and then moved over the target, so a crash
-    /// mid-write never leaves a corrupt file. The header is padded with spaces to a multiple of 8 bytes.
+    /// mid-write never leaves a corrupt file; temporary files that crashed processes left for the same target are
+    /// removed first. The header is padded with spaces to a multiple of 8 bytes. A failure is an
+    /// <see cref="IOException"/> naming <paramref name="path"/>.
     /// </summary>
     public static void Save(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
@@ -68,29 +70,15 @@ public static class Safetensors
         long padded = (headerLength + 7) / 8 * 8;
         while (header.Length < padded) header.WriteByte((byte)' ');
 
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, file =>
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> len = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
-                file.Write(len);
-                header.Position = 0;
-                header.CopyTo(file);
-                foreach (var name in names) WriteData(file, tensors[name]);
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
+            file.Write(len);
+            header.Position = 0;
+            header.CopyTo(file);
+            foreach (var name in names) WriteData(file, tensors[name]);
+        });
     }
 
     private static void WriteData(Stream file, Tensor t)
@@ -119,7 +107,7 @@ public static class Safetensors
         var (entries, _, dataStart) = ReadHeader(path);
         device ??= Device.Default;
         var result = new Dictionary<string, Tensor>();
-        using var file = File.OpenRead(path);
+        using var file = RegularFile.OpenRead(path, "safetensors file");
         try
         {
             foreach (var e in entries)
@@ -162,8 +150,7 @@ public static class Safetensors
     private static (List<Entry> Entries, Dictionary<string, string> Metadata, long DataStart) ReadHeader(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"Safetensors file not found: {path}", path);
-        using var file = File.OpenRead(path);
+        using var file = RegularFile.OpenRead(path, "safetensors file");
         long fileLength = file.Length;
         Span<byte> lenBytes = stackalloc byte[8];
         if (file.ReadAtLeast(lenBytes, 8, throwOnEndOfStream: false) < 8)
@@ -175,6 +162,10 @@ public static class Safetensors
         file.ReadExactly(headerBytes);
         long bufferLength = fileLength - 8 - (long)n;
 
+        // Checked first: System.Text.Json would report bad UTF-8 inside a string only when the string is read, as an
+        // InvalidOperationException that names nothing.
+        if (FirstInvalidUtf8(headerBytes) is { } bad)
+            throw Bad(path, $"the header is not valid UTF-8 JSON: byte {bad} (0x{headerBytes[bad]:x2}) of the header does not start or continue a UTF-8 character");
         JsonDocument doc;
         try
         {
@@ -184,7 +175,32 @@ public static class Safetensors
         {
             throw Bad(path, $"the header is not valid JSON ({e.Message})");
         }
-        using (doc)
+        var where = new ParsePosition();
+        try
+        {
+            return ParseHeader(path, doc, bufferLength, n, where);
+        }
+        catch (InvalidOperationException e)
+        {
+            // A string escape that is not a character (a lone surrogate such as \ud800) fails only when read.
+            string at = where.Current is { } k ? $"entry '{k}'" : where.Previous is { } p ? $"the key after '{p}'" : "the first key";
+            throw Bad(path, $"{at} holds a string that is not valid Unicode text ({e.Message}); expected UTF-8 text throughout");
+        }
+        finally
+        {
+            doc.Dispose();
+        }
+    }
+
+    // Which key the parser is at, for errors raised while reading a string.
+    private sealed class ParsePosition
+    {
+        public string? Current;
+        public string? Previous;
+    }
+
+    private static (List<Entry> Entries, Dictionary<string, string> Metadata, long DataStart) ParseHeader(string path, JsonDocument doc, long bufferLength, ulong n, ParsePosition where)
+    {
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Bad(path, "the header must be a JSON object");
             var entries = new List<Entry>();
@@ -192,13 +208,16 @@ public static class Safetensors
             var seen = new HashSet<string>();
             foreach (var prop in doc.RootElement.EnumerateObject())
             {
+                where.Previous = where.Current ?? where.Previous;
+                where.Current = null; // reading the name itself may fail
+                where.Current = prop.Name;
                 if (!seen.Add(prop.Name)) throw Bad(path, $"duplicate key '{prop.Name}' in the header");
                 if (prop.Name == MetadataKey)
                 {
                     if (prop.Value.ValueKind != JsonValueKind.Object) throw Bad(path, $"'{MetadataKey}' must be an object of strings");
                     foreach (var m in prop.Value.EnumerateObject())
                     {
-                        if (m.Value.ValueKind != JsonValueKind.String) throw Bad(path, $"metadata value '{m.Name}' is not a string");
+                        if (m.Value.ValueKind != JsonValueKind.String) throw Bad(path, $"metadata value '{m.Name}' is a JSON {m.Value.ValueKind}; expected a string");
                         if (!metadata.TryAdd(m.Name, m.Value.GetString()!)) throw Bad(path, $"duplicate metadata key '{m.Name}'");
                     }
                     continue;
@@ -225,8 +244,8 @@ public static class Safetensors
     {
         string name = prop.Name;
         var v = prop.Value;
-        if (v.ValueKind != JsonValueKind.Object) throw Bad(path, $"entry '{name}' is not an object");
-        if (!v.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String) throw Bad(path, $"tensor '{name}' has no string 'dtype'");
+        if (v.ValueKind != JsonValueKind.Object) throw Bad(path, $"entry '{name}' is a JSON {v.ValueKind}; expected an object with 'dtype', 'shape' and 'data_offsets'");
+        if (!v.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String) throw Bad(path, $"tensor '{name}' has no string 'dtype' (expected F32, F64 or I32)");
         var dtype = dt.GetString() switch
         {
             "F32" => DType.Float32,
@@ -234,28 +253,37 @@ public static class Safetensors
             "I32" => DType.Int32,
             var other => throw Bad(path, $"tensor '{name}' has dtype '{other}', which GpuNet does not support (F32, F64, I32)"),
         };
-        if (!v.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array) throw Bad(path, $"tensor '{name}' has no 'shape' array");
+        if (!v.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array) throw Bad(path, $"tensor '{name}' has no 'shape' array (expected a list of non-negative integers)");
         var shape = new int[sh.GetArrayLength()];
         long count = 1;
         int i = 0;
         foreach (var d in sh.EnumerateArray())
         {
             if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt32(out int dim) || dim < 0)
-                throw Bad(path, $"tensor '{name}' has an invalid dim {d} in its shape");
+                throw Bad(path, $"tensor '{name}' has an invalid dim {d.GetRawText()} in its shape (expected a non-negative 32-bit integer)");
             shape[i++] = dim;
             count *= dim;
             if (count > bufferLength) count = bufferLength + 1; // saturate: it will not match the offsets
         }
         if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
-            throw Bad(path, $"tensor '{name}' has no 'data_offsets' pair");
-        if (!off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end))
-            throw Bad(path, $"tensor '{name}' has non-integer data_offsets");
+            throw Bad(path, $"tensor '{name}' has no 'data_offsets' pair (expected [begin, end])");
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+            || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end))
+            throw Bad(path, $"tensor '{name}' has data_offsets {off.GetRawText()}; expected two integers [begin, end]");
         if (begin < 0 || end < begin || end > bufferLength)
             throw Bad(path, $"tensor '{name}' data_offsets [{begin}, {end}] are out of range for the {bufferLength:N0}-byte data buffer");
         long expected = count > bufferLength ? -1 : count * dtype.SizeOf();
         if (expected != end - begin)
             throw Bad(path, $"tensor '{name}' of shape [{string.Join(",", shape)}] {dt.GetString()} needs {(expected < 0 ? "more than the whole buffer" : expected.ToString("N0") + " bytes")} but its data_offsets span {end - begin:N0}");
         return new Entry(name, dtype, shape, begin, end);
+    }
+
+    // The index of the first byte that is not part of well-formed UTF-8, or null when all are.
+    private static int? FirstInvalidUtf8(byte[] bytes)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(bytes)) return null;
+        System.Text.Unicode.Utf8.ToUtf16(bytes, new char[bytes.Length], out int read, out _, replaceInvalidSequences: false);
+        return read;
     }
 
     private static string DTypeCode(DType dtype) => dtype switch

@@ -40,6 +40,7 @@ public static class Init
     public static Tensor Constant(Tensor tensor, double value)
     {
         ArgumentNullException.ThrowIfNull(tensor);
+        using var noGrad = Autograd.NoGrad(); // initialising a parameter is not part of any graph
         return tensor.FillInPlace(value);
     }
 

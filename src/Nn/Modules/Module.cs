@@ -141,33 +141,43 @@ public abstract class Module : IDisposable
     /// <summary>
     /// Copies the tensors of <paramref name="stateDict"/> into the parameters of the same names (converting dtype and device).
     /// With <paramref name="strict"/>, a missing or unexpected key is an error naming every such key; a shape mismatch always is.
+    /// Everything is checked before the first parameter is written, so an error leaves the module unchanged.
     /// </summary>
     /// <returns>The keys that were missing from the dictionary and the keys it had that no parameter has (both empty when strict).</returns>
     public LoadStateDictResult LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true)
     {
-        ArgumentNullException.ThrowIfNull(stateDict);
-        var named = NamedParameters().ToList();
-        var names = named.Select(n => n.Name).ToHashSet();
-        var missing = named.Where(n => !stateDict.ContainsKey(n.Name)).Select(n => n.Name).ToList();
-        var unexpected = stateDict.Keys.Where(k => !names.Contains(k)).ToList();
-        var mismatched = named.Where(n => stateDict.TryGetValue(n.Name, out var t) && !t.Shape.SequenceEqual(n.Parameter.Shape))
-            .Select(n => $"'{n.Name}': checkpoint {Parameter.Format(stateDict[n.Name].Shape)}, model {Parameter.Format(n.Parameter.Shape)}").ToList();
-        var errors = new List<string>();
-        if (strict && missing.Count > 0) errors.Add($"missing keys: {string.Join(", ", missing.Select(k => $"'{k}'"))}");
-        if (strict && unexpected.Count > 0) errors.Add($"unexpected keys: {string.Join(", ", unexpected.Select(k => $"'{k}'"))}");
-        if (mismatched.Count > 0) errors.Add($"shape mismatches: {string.Join("; ", mismatched)}");
-        if (errors.Count > 0)
-            throw new InvalidOperationException($"LoadStateDict into {GetType().Name}: {string.Join("; ", errors)}.");
+        var result = CheckStateDict(stateDict, strict);
         using (Tensor.NewScope())
         using (Autograd.NoGrad())
         {
-            foreach (var (name, p) in named)
+            foreach (var (name, p) in NamedParameters())
             {
                 if (!stateDict.TryGetValue(name, out var src)) continue;
                 var onDevice = src.Device == p.Device ? src : src.To(p.Device);
                 p.Data.CopyFrom(onDevice);
             }
         }
+        return result;
+    }
+
+    /// <summary>What <see cref="LoadStateDict"/> checks, without copying anything: throws naming every bad key.</summary>
+    internal LoadStateDictResult CheckStateDict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true)
+    {
+        ArgumentNullException.ThrowIfNull(stateDict);
+        var named = NamedParameters().ToList();
+        var names = named.Select(n => n.Name).ToHashSet();
+        var missing = named.Where(n => !stateDict.ContainsKey(n.Name)).Select(n => n.Name).ToList();
+        var unexpected = stateDict.Keys.Where(k => !names.Contains(k)).ToList();
+        var broken = stateDict.Where(kv => kv.Value is null || kv.Value.IsDisposed).Select(kv => $"'{kv.Key}'").ToList();
+        var mismatched = named.Where(n => stateDict.TryGetValue(n.Name, out var t) && t is { IsDisposed: false } && !t.Shape.SequenceEqual(n.Parameter.Shape))
+            .Select(n => $"'{n.Name}': checkpoint {Parameter.Format(stateDict[n.Name].Shape)}, model {Parameter.Format(n.Parameter.Shape)}").ToList();
+        var errors = new List<string>();
+        if (strict && missing.Count > 0) errors.Add($"missing keys: {string.Join(", ", missing.Select(k => $"'{k}'"))}");
+        if (strict && unexpected.Count > 0) errors.Add($"unexpected keys: {string.Join(", ", unexpected.Select(k => $"'{k}'"))}");
+        if (broken.Count > 0) errors.Add($"null or disposed tensors: {string.Join(", ", broken)}");
+        if (mismatched.Count > 0) errors.Add($"shape mismatches: {string.Join("; ", mismatched)}");
+        if (errors.Count > 0)
+            throw new InvalidOperationException($"LoadStateDict into {GetType().Name}: {string.Join("; ", errors)}.");
         return new LoadStateDictResult(missing, unexpected);
     }
 

@@ -108,55 +108,119 @@ public abstract class Optimizer : IDisposable
         return dict;
     }
 
-    /// <summary>Restores what <see cref="StateDict"/> returned (from an optimizer of the same kind over parameters of the same shapes).</summary>
+    /// <summary>
+    /// Restores what <see cref="StateDict"/> returned (from an optimizer of the same kind over parameters of the same shapes).
+    /// Everything is checked before anything changes: on an error (naming each bad key) the optimizer keeps its state.
+    /// </summary>
     public void LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict)
+    {
+        var (lr, stepCount, steps) = CheckStateDict(stateDict);
+        // Copies are made before the old state is dropped, so a failure while copying changes nothing either.
+        var fresh = _parameters.Select(_ => new Dictionary<string, Tensor>()).ToArray();
+        try
+        {
+            for (int i = 0; i < _parameters.Length; i++)
+            {
+                string prefix = $"state.{i}.";
+                foreach (var (key, src) in stateDict)
+                {
+                    if (!key.StartsWith(prefix, StringComparison.Ordinal) || key == Key(i, "step")) continue;
+                    var p = _parameters[i];
+                    Tensor copy;
+                    using (TensorScope.Suspend())
+                    using (Autograd.NoGrad())
+                    {
+                        copy = Tensor.Zeros(p.Shape, p.DType, p.Device);
+                        fresh[i][key[prefix.Length..]] = copy;
+                        using var onDevice = src.Device == p.Device ? null : src.To(p.Device);
+                        copy.CopyFrom(onDevice ?? src);
+                    }
+                }
+            }
+        }
+        catch
+        {
+            foreach (var t in fresh.SelectMany(d => d.Values)) t.Dispose();
+            throw;
+        }
+        ClearState();
+        for (int i = 0; i < _parameters.Length; i++)
+            foreach (var (name, t) in fresh[i]) _state[i][name] = t;
+        LearningRate = lr;
+        StepCount = stepCount;
+        Array.Copy(steps, _steps, steps.Length);
+    }
+
+    /// <summary>
+    /// Checks a state dict against this optimizer without changing anything: every key known, every tensor of its
+    /// parameter's shape and floating, every counter a one-element finite non-negative whole number. Returns the
+    /// learning rate, the step count and the per-parameter step counts it holds.
+    /// </summary>
+    internal (double LearningRate, long StepCount, long[] Steps) CheckStateDict(IReadOnlyDictionary<string, Tensor> stateDict)
     {
         ArgumentNullException.ThrowIfNull(stateDict);
         string kind = GetType().Name;
         var errors = new List<string>();
-        foreach (var key in stateDict.Keys)
+        double lr = 0;
+        long stepCount = 0;
+        var steps = new long[_parameters.Length];
+        foreach (var (key, t) in stateDict)
         {
-            if (key is "lr" or "step") continue;
+            if (t is null || t.IsDisposed)
+            {
+                errors.Add($"'{key}' is null or disposed");
+                continue;
+            }
+            if (key == "lr")
+            {
+                if (ScalarOrError(key, t, errors) is { } v)
+                {
+                    if (v >= 0 && !double.IsInfinity(v)) lr = v;
+                    else errors.Add($"'lr' is {v}; expected a finite non-negative number");
+                }
+                continue;
+            }
+            if (key == "step")
+            {
+                if (CountOrError(key, t, errors) is { } c) stepCount = c;
+                continue;
+            }
             var parts = key.Split('.');
             if (parts.Length != 3 || parts[0] != "state" || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int i) || i >= _parameters.Length)
                 errors.Add($"unexpected key '{key}'");
-            else if (parts[2] != "step" && !stateDict[key].Shape.SequenceEqual(_parameters[i].Shape))
-                errors.Add($"'{key}' has shape {Parameter.Format(stateDict[key].Shape)} but parameter {i} is {Parameter.Format(_parameters[i].Shape)}");
+            else if (parts[2] == "step")
+            {
+                if (CountOrError(key, t, errors) is { } c) steps[i] = c;
+            }
+            else if (!t.Shape.SequenceEqual(_parameters[i].Shape))
+                errors.Add($"'{key}' has shape {Parameter.Format(t.Shape)} but parameter {i} is {Parameter.Format(_parameters[i].Shape)}");
+            else if (!t.DType.IsFloating())
+                errors.Add($"'{key}' is {t.DType.Name()}; expected a floating-point tensor");
         }
         if (!stateDict.ContainsKey("lr")) errors.Add("missing key 'lr'");
         if (!stateDict.ContainsKey("step")) errors.Add("missing key 'step'");
         if (errors.Count > 0) throw new InvalidOperationException($"{kind}.LoadStateDict: {string.Join("; ", errors)}.");
-
-        ClearState();
-        LearningRate = Scalar(stateDict["lr"]);
-        StepCount = (long)Scalar(stateDict["step"]);
-        for (int i = 0; i < _parameters.Length; i++)
-        {
-            _steps[i] = stateDict.TryGetValue(Key(i, "step"), out var s) ? (long)Scalar(s) : 0;
-            string prefix = $"state.{i}.";
-            foreach (var (key, src) in stateDict)
-            {
-                if (!key.StartsWith(prefix, StringComparison.Ordinal) || key == Key(i, "step")) continue;
-                var p = _parameters[i];
-                Tensor copy;
-                using (TensorScope.Suspend())
-                using (Autograd.NoGrad())
-                {
-                    copy = Tensor.Zeros(p.Shape, p.DType, p.Device);
-                    using var onDevice = src.Device == p.Device ? null : src.To(p.Device);
-                    copy.CopyFrom(onDevice ?? src);
-                }
-                _state[i][key[prefix.Length..]] = copy;
-            }
-        }
+        return (lr, stepCount, steps);
     }
 
-    private static double Scalar(Tensor t)
+    private static double? ScalarOrError(string key, Tensor t, List<string> errors)
     {
-        if (t.NumElements != 1) throw new InvalidOperationException($"Optimizer.LoadStateDict: expected a one-element tensor; got {Parameter.Format(t.Shape)}.");
+        if (t.NumElements != 1)
+        {
+            errors.Add($"'{key}' has shape {Parameter.Format(t.Shape)}; expected a one-element tensor");
+            return null;
+        }
         if (t.DType == DType.Float64) return t.Item<double>();
         using var d = t.To(DType.Float64);
         return d.Item<double>();
+    }
+
+    private static long? CountOrError(string key, Tensor t, List<string> errors)
+    {
+        if (ScalarOrError(key, t, errors) is not { } v) return null;
+        if (v >= 0 && v <= long.MaxValue / 2 && v == Math.Floor(v)) return (long)v;
+        errors.Add($"'{key}' is {v}; expected a whole number of steps");
+        return null;
     }
 
     private static string Key(int index, string name) => $"state.{index}.{name}";
@@ -168,14 +232,25 @@ public abstract class Optimizer : IDisposable
         Safetensors.Save(path, StateDict(), new Dictionary<string, string> { ["optimizer"] = GetType().Name });
     }
 
-    /// <summary>Loads state saved by <see cref="Save"/>; the file must come from the same kind of optimizer.</summary>
+    /// <summary>
+    /// Loads state saved by <see cref="Save"/>; the file must come from the same kind of optimizer. A file that does not
+    /// fit is an <see cref="InvalidOperationException"/> naming the file and the keys, and leaves the optimizer as it was.
+    /// </summary>
     public void Load(string path)
     {
         var meta = Safetensors.ReadMetadata(path);
         if (meta.TryGetValue("optimizer", out var kind) && kind != GetType().Name)
             throw new InvalidOperationException($"{path}: holds {kind} state, which a {GetType().Name} cannot load.");
         using var scope = Tensor.NewScope();
-        LoadStateDict(Safetensors.Load(path, _parameters[0].Device));
+        var state = Safetensors.Load(path, _parameters[0].Device);
+        try
+        {
+            LoadStateDict(state);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException($"{path}: {e.Message}", e);
+        }
     }
 
     private void ClearState()

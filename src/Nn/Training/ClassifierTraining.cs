@@ -40,7 +40,10 @@ public sealed record TrainConfig
     /// <summary>Seed of the initial weights, shuffles and dropout masks.</summary>
     public long Seed { get; init; }
 
-    /// <summary>Checkpoint path (model as safetensors; the training state goes next to it); null: none.</summary>
+    /// <summary>
+    /// Checkpoint path: the model as safetensors, and next to it (<see cref="ClassifierTraining.StatePath"/>) one file
+    /// with everything a resume needs; null: none.
+    /// </summary>
     public string? Checkpoint { get; init; }
 
     /// <summary>Continue from <see cref="Checkpoint"/> (model, optimizer, schedule, dropout streams) instead of starting afresh.</summary>
@@ -92,7 +95,10 @@ public static class ClassifierTraining
 {
     private static readonly JsonSerializerOptions s_json = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    /// <summary>Path of the training-state file kept next to a model checkpoint (<c>model.safetensors</c> → <c>model.state.safetensors</c>).</summary>
+    /// <summary>
+    /// Path of the training-state file kept next to a model checkpoint (<c>model.safetensors</c> → <c>model.state.safetensors</c>):
+    /// the model's weights, the optimizer state, dropout counters and the history, in one file, which is what resume reads.
+    /// </summary>
     public static string StatePath(string checkpoint) =>
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(checkpoint))!, Path.GetFileNameWithoutExtension(checkpoint) + ".state.safetensors");
 
@@ -122,12 +128,16 @@ public static class ClassifierTraining
     /// <summary>
     /// Trains on <paramref name="data"/> as <paramref name="config"/> says, calling <paramref name="onBatch"/> after each
     /// batch and <paramref name="onEpoch"/> after each epoch; checkpoints after every epoch when a checkpoint path is set.
+    /// To stop early, throw from <paramref name="onBatch"/> (say, an <see cref="OperationCanceledException"/>): the
+    /// exception comes out of this method, and the checkpoint holds the last finished epoch, which resume continues from.
     /// </summary>
     public static TrainResult Run(ClassificationData data, TrainConfig config, Device? device = null,
         Action<BatchProgress>? onBatch = null, Action<EpochResult>? onEpoch = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(config);
+        if (data.Train.Count == 0 || data.Test.Count == 0)
+            throw new ArgumentException($"ClassifierTraining: the {(data.Train.Count == 0 ? "training" : "test")} set of {data.Name} is empty ({data.Train.Count} training and {data.Test.Count} test samples); both need at least one sample.");
         device ??= data.Train.Device;
         if (data.Train.Device != device || data.Test.Device != device)
             throw new ArgumentException($"ClassifierTraining: the data lives on {data.Train.Device} but training was asked to run on {device}; load the data onto {device}.");
@@ -139,6 +149,8 @@ public static class ClassifierTraining
             if (config.Resume)
             {
                 start = LoadCheckpoint(config.Checkpoint!, model, opt, history);
+                // A crash between the two renames leaves the model file an epoch behind the state file: bring it up to date.
+                if (ModelFileEpoch(config.Checkpoint!) != start) model.Save(config.Checkpoint!, ModelMetadata(config, model, start));
                 if (sched is not null) sched.LastEpoch = start;
                 if (start >= config.Epochs)
                     throw new ArgumentException($"the checkpoint {config.Checkpoint} has already done {start} epochs; ask for more than {start} with --epochs.");
@@ -164,10 +176,38 @@ public static class ClassifierTraining
         }
     }
 
-    /// <summary>Writes the model to <paramref name="path"/> and the optimizer state, dropout counters and history to <see cref="StatePath"/>.</summary>
+    private const string ModelPrefix = "model.";
+    private const string OptimizerPrefix = "optimizer.";
+
+    /// <summary>
+    /// Writes the checkpoint: first <see cref="StatePath"/>, one file holding everything a resume needs (the model's
+    /// weights, the optimizer state, dropout counters and the history), then the model alone to <paramref name="path"/>
+    /// (for <see cref="Module.Load"/>). Each file is written to a temporary file and renamed, and resume reads only the
+    /// state file, so a crash at any moment leaves either the previous epoch's checkpoint or this one, never a mix.
+    /// </summary>
     public static void SaveCheckpoint(string path, TrainConfig config, Module model, Optimizer optimizer, IReadOnlyList<EpochResult> history)
     {
-        int epoch = history.Count;
+        ArgumentNullException.ThrowIfNull(path);
+        var meta = ModelMetadata(config, model, history.Count);
+        using (Tensor.NewScope())
+        {
+            var state = new Dictionary<string, Tensor>();
+            foreach (var (k, v) in model.StateDict()) state[ModelPrefix + k] = v;
+            foreach (var (k, v) in optimizer.StateDict()) state[OptimizerPrefix + k] = v;
+            var stateMeta = new Dictionary<string, string>(meta)
+            {
+                ["optimizer"] = optimizer.GetType().Name,
+                ["history"] = JsonSerializer.Serialize(history, s_json),
+            };
+            foreach (var (name, m) in model.NamedModules())
+                if (m is Dropout d) stateMeta["dropout." + name] = d.Counter.ToString(CultureInfo.InvariantCulture);
+            Safetensors.Save(StatePath(path), state, stateMeta);
+        }
+        model.Save(path, meta);
+    }
+
+    private static Dictionary<string, string> ModelMetadata(TrainConfig config, Module model, int epoch)
+    {
         var meta = new Dictionary<string, string>
         {
             ["format"] = "gpunet-mlp",
@@ -179,47 +219,92 @@ public static class ClassifierTraining
             meta["sizes"] = string.Join(",", mlp.Sizes);
             meta["activation"] = mlp.Activation;
         }
-        using (Tensor.NewScope())
-        {
-            var state = new Dictionary<string, Tensor>();
-            foreach (var (k, v) in optimizer.StateDict()) state["optimizer." + k] = v;
-            var stateMeta = new Dictionary<string, string>
-            {
-                ["epoch"] = meta["epoch"],
-                ["optimizer"] = optimizer.GetType().Name,
-                ["history"] = JsonSerializer.Serialize(history, s_json),
-            };
-            foreach (var (name, m) in model.NamedModules())
-                if (m is Dropout d) stateMeta["dropout." + name] = d.Counter.ToString(CultureInfo.InvariantCulture);
-            // State first, model second: a crash in between leaves mismatched epochs, which resume detects.
-            Safetensors.Save(StatePath(path), state, stateMeta);
-        }
-        model.Save(path, meta);
+        return meta;
     }
 
-    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/>; returns the number of epochs it had done.</summary>
+    // The epoch a model checkpoint file says it holds; -1 when it is missing or unreadable.
+    private static int ModelFileEpoch(string path)
+    {
+        try
+        {
+            return File.Exists(path) && Safetensors.ReadMetadata(path).TryGetValue("epoch", out var e)
+                && int.TryParse(e, NumberStyles.None, CultureInfo.InvariantCulture, out int epoch) ? epoch : -1;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            return -1;
+        }
+    }
+
+    /// <summary>
+    /// Restores a checkpoint written by <see cref="SaveCheckpoint"/> from its state file; returns the number of epochs it
+    /// had done. The whole file is read and checked (keys, shapes, counters, history) before the model, the optimizer or
+    /// <paramref name="history"/> change, so an error, which names the file and the key, leaves all three as they were.
+    /// </summary>
     public static int LoadCheckpoint(string path, Module model, Optimizer optimizer, List<EpochResult>? history = null)
     {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
         var statePath = StatePath(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"resume: no checkpoint at {path}.", path);
-        if (!File.Exists(statePath)) throw new FileNotFoundException($"resume: {path} has no training state next to it ({statePath}); it cannot be resumed bit-for-bit.", statePath);
-        var meta = Safetensors.ReadMetadata(path);
-        var stateMeta = Safetensors.ReadMetadata(statePath);
-        if (!meta.TryGetValue("epoch", out var e1) || !stateMeta.TryGetValue("epoch", out var e2) || e1 != e2)
-            throw new InvalidDataException($"resume: {path} (epoch {meta.GetValueOrDefault("epoch", "?")}) and {statePath} (epoch {stateMeta.GetValueOrDefault("epoch", "?")}) do not belong together.");
-        if (stateMeta.TryGetValue("optimizer", out var kind) && kind != optimizer.GetType().Name)
-            throw new InvalidDataException($"resume: {statePath} holds {kind} state but this run uses {optimizer.GetType().Name}.");
-        model.Load(path);
+        if (!File.Exists(statePath))
+            throw new FileNotFoundException(File.Exists(path)
+                ? $"resume: {path} has no training state next to it ({statePath}); it cannot be resumed bit-for-bit."
+                : $"resume: no checkpoint at {path} (its training state {statePath} does not exist).", statePath);
+        var meta = Safetensors.ReadMetadata(statePath);
+        InvalidDataException Bad(string what) => new($"resume: {statePath}: {what}.");
+        if (!meta.TryGetValue("epoch", out var epochText) || !int.TryParse(epochText, NumberStyles.None, CultureInfo.InvariantCulture, out int epoch))
+            throw Bad($"metadata 'epoch' is {(epochText is null ? "missing" : $"'{epochText}'")}; expected a whole number");
+        if (meta.TryGetValue("optimizer", out var kind) && kind != optimizer.GetType().Name)
+            throw Bad($"holds {kind} state but this run uses {optimizer.GetType().Name}");
+        var counters = new List<(Dropout Module, long Counter)>();
+        foreach (var (name, m) in model.NamedModules())
+        {
+            if (m is not Dropout d || !meta.TryGetValue("dropout." + name, out var c)) continue;
+            if (!long.TryParse(c, NumberStyles.None, CultureInfo.InvariantCulture, out long counter))
+                throw Bad($"metadata 'dropout.{name}' is '{c}'; expected a whole number");
+            counters.Add((d, counter));
+        }
+        List<EpochResult> past = [];
+        if (meta.TryGetValue("history", out var h))
+        {
+            try
+            {
+                past = JsonSerializer.Deserialize<List<EpochResult>>(h, s_json) ?? [];
+            }
+            catch (JsonException e)
+            {
+                throw Bad($"metadata 'history' is not a list of epoch results ({e.Message})");
+            }
+            if (past.Count != epoch) throw Bad($"metadata 'history' lists {past.Count} epochs but 'epoch' is {epoch}");
+        }
+
         using (Tensor.NewScope())
         {
-            var state = Safetensors.Load(statePath, optimizer.Parameters[0].Device);
-            optimizer.LoadStateDict(state.Where(kv => kv.Key.StartsWith("optimizer.", StringComparison.Ordinal))
-                .ToDictionary(kv => kv.Key["optimizer.".Length..], kv => kv.Value));
+            var tensors = Safetensors.Load(statePath, optimizer.Parameters[0].Device);
+            var weights = Strip(tensors, ModelPrefix);
+            var state = Strip(tensors, OptimizerPrefix);
+            var strays = tensors.Keys.Where(k => !k.StartsWith(ModelPrefix, StringComparison.Ordinal) && !k.StartsWith(OptimizerPrefix, StringComparison.Ordinal)).ToList();
+            if (weights.Count == 0) throw Bad("holds no model weights ('model.*' tensors); it was not written by this version of gpunet");
+            if (strays.Count > 0) throw Bad($"unexpected tensors {string.Join(", ", strays.Select(k => $"'{k}'"))}");
+            try
+            {
+                model.CheckStateDict(weights);
+                optimizer.CheckStateDict(state);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new InvalidDataException($"resume: {statePath}: {e.Message}", e);
+            }
+            // Nothing below can fail on a checked file: the model, the optimizer and the history change together.
+            model.LoadStateDict(weights);
+            optimizer.LoadStateDict(state);
         }
-        foreach (var (name, m) in model.NamedModules())
-            if (m is Dropout d && stateMeta.TryGetValue("dropout." + name, out var c)) d.Counter = long.Parse(c, CultureInfo.InvariantCulture);
-        if (history is not null && stateMeta.TryGetValue("history", out var h))
-            history.AddRange(JsonSerializer.Deserialize<List<EpochResult>>(h, s_json) ?? []);
-        return int.Parse(e1, CultureInfo.InvariantCulture);
+        foreach (var (d, counter) in counters) d.Counter = counter;
+        history?.AddRange(past);
+        return epoch;
+
+        static Dictionary<string, Tensor> Strip(Dictionary<string, Tensor> tensors, string prefix) =>
+            tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
     }
 }

@@ -120,7 +120,7 @@ public class SafetensorsTests
             ["huge-shape"] = (File_("""{"x":{"dtype":"F64","shape":[2147483647,2147483647,2147483647],"data_offsets":[0,8]}}""", 8), "more than the whole buffer"),
             ["bad-dim"] = (File_("""{"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}""", 4), "invalid dim"),
             ["no-offsets"] = (File_("""{"x":{"dtype":"F32","shape":[1]}}""", 4), "data_offsets"),
-            ["bad-metadata"] = (File_("""{"__metadata__":{"a":1}}""", 0), "not a string"),
+            ["bad-metadata"] = (File_("""{"__metadata__":{"a":1}}""", 0), "expected a string"),
         };
         foreach (var (name, (bytes, expect)) in cases)
         {
