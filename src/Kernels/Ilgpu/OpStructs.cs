@@ -190,15 +190,15 @@ internal struct PowOp : IBinaryOp<float>, IBinaryOp<double>
 internal struct MaximumOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
 {
     // NaN in either operand gives NaN (PyTorch's maximum), which a plain max() would not.
-    public float Apply(float a, float b) => a > b || float.IsNaN(a) ? a : b;
-    public double Apply(double a, double b) => a > b || double.IsNaN(a) ? a : b;
+    public float Apply(float a, float b) => a > b || Nan.Is(a) ? a : b;
+    public double Apply(double a, double b) => a > b || Nan.Is(a) ? a : b;
     public int Apply(int a, int b) => a > b ? a : b;
 }
 
 internal struct MinimumOp : IBinaryOp<float>, IBinaryOp<double>, IBinaryOp<int>
 {
-    public float Apply(float a, float b) => a < b || float.IsNaN(a) ? a : b;
-    public double Apply(double a, double b) => a < b || double.IsNaN(a) ? a : b;
+    public float Apply(float a, float b) => a < b || Nan.Is(a) ? a : b;
+    public double Apply(double a, double b) => a < b || Nan.Is(a) ? a : b;
     public int Apply(int a, int b) => a < b ? a : b;
 }
 
@@ -293,12 +293,12 @@ internal struct SumRed<T> : IReduceOp<T> where T : unmanaged, INumber<T>
 internal struct MaxRed<T> : IReduceOp<T> where T : unmanaged, INumber<T>
 {
     // Once NaN, stays NaN; a NaN x replaces a number.
-    public T Combine(T acc, T x) => T.IsNaN(acc) ? acc : (T.IsNaN(x) || x > acc ? x : acc);
+    public T Combine(T acc, T x) => Nan.Is(acc) ? acc : (Nan.Is(x) || x > acc ? x : acc);
 }
 
 internal struct MinRed<T> : IReduceOp<T> where T : unmanaged, INumber<T>
 {
-    public T Combine(T acc, T x) => T.IsNaN(acc) ? acc : (T.IsNaN(x) || x < acc ? x : acc);
+    public T Combine(T acc, T x) => Nan.Is(acc) ? acc : (Nan.Is(x) || x < acc ? x : acc);
 }
 
 /// <summary>"Is candidate strictly better than best" for ArgMax/ArgMin: strict, so the first index wins ties; NaN counts as the extreme (first NaN wins), as in PyTorch.</summary>
@@ -309,12 +309,12 @@ internal interface IArgOp<T> where T : unmanaged, INumber<T>
 
 internal struct ArgMaxCmp<T> : IArgOp<T> where T : unmanaged, INumber<T>
 {
-    public bool Better(T c, T best) => !T.IsNaN(best) && (T.IsNaN(c) || c > best);
+    public bool Better(T c, T best) => !Nan.Is(best) && (Nan.Is(c) || c > best);
 }
 
 internal struct ArgMinCmp<T> : IArgOp<T> where T : unmanaged, INumber<T>
 {
-    public bool Better(T c, T best) => !T.IsNaN(best) && (T.IsNaN(c) || c < best);
+    public bool Better(T c, T best) => !Nan.Is(best) && (Nan.Is(c) || c < best);
 }
 
 // ---- random ---------------------------------------------------------------------------------
@@ -455,4 +455,17 @@ internal struct SgdScalars
 {
     public double LearningRate, Momentum, GradScale, WeightDecay, Tiny;
     public int FirstStep, Nesterov;
+}
+
+/// <summary>
+/// The NaN test every kernel uses: the IEEE self-comparison, an unordered compare on every backend.
+/// Not <c>IsNaN</c>, which ILGPU lowers to OpenCL's <c>isnan()</c>: PoCL 3.1 got that wrong in some
+/// kernel specialisations (Maximum(NaN, 0) returned 0 about one full test run in three, alone never).
+/// </summary>
+internal static class Nan
+{
+#pragma warning disable CS1718 // comparing a value with itself is the point: only NaN differs from itself
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static bool Is<T>(T x) where T : INumber<T> => x != x;
+#pragma warning restore CS1718
 }
