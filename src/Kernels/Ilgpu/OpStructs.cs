@@ -458,9 +458,8 @@ internal struct SgdScalars
 }
 
 /// <summary>
-/// The NaN test every kernel uses: the IEEE self-comparison, an unordered compare on every backend.
-/// Not <c>IsNaN</c>, which ILGPU lowers to OpenCL's <c>isnan()</c>: PoCL 3.1 got that wrong in some
-/// kernel specialisations (Maximum(NaN, 0) returned 0 about one full test run in three, alone never).
+/// The NaN test every kernel uses: the IEEE self-comparison, which every backend compiles to a plain
+/// unordered compare (PTX <c>setp.neu</c>, OpenCL C <c>!=</c>) rather than a library call.
 /// </summary>
 internal static class Nan
 {
