@@ -36,7 +36,8 @@ internal static class TrainCommand
         {
             data, epochs, batch, hidden, activation, dropout, optimizer, lr, weightDecay, momentum, schedule, seed, device, output, resume, plot, limit, tf32,
         };
-        command.SetAction(parse =>
+        // Under mpirun every process runs this action as one replica (DistributedLaunch); otherwise it runs as is.
+        command.SetAction(parse => DistributedLaunch.Run(() =>
         {
             TrainConfig config;
             Device dev;
@@ -59,7 +60,7 @@ internal static class TrainCommand
                     Resume = parse.GetValue(resume),
                 };
                 config.Validate();
-                dev = CliDevice.Resolve(parse.GetValue(device));
+                dev = CliDevice.Resolve(DistributedLaunch.DeviceSpec(parse.GetValue(device)));
                 if (parse.GetValue(tf32)) dev.AllowTf32 = true;
             }
             catch (ArgumentException e)
@@ -81,7 +82,7 @@ internal static class TrainCommand
             PlotTarget? plotTarget = parse.GetValue(plot) is { } plotPath ? new PlotTarget(plotPath, [Plots.TrainingCurvesFile]) : null;
             try
             {
-                if (config.Checkpoint is { } ckpt)
+                if (config.Checkpoint is { } ckpt && DistributedLaunch.IsRankZero)
                 {
                     AtomicFile.CheckWritable(ckpt);
                     AtomicFile.CheckWritable(ClassifierTraining.StatePath(ckpt));
@@ -95,14 +96,14 @@ internal static class TrainCommand
             }
             try
             {
-                plotTarget?.Check();
+                if (DistributedLaunch.IsRankZero) plotTarget?.Check();
             }
             catch (IOException e)
             {
                 return CommandLineHost.Usage($"--plot: {e.Message}");
             }
             return Train(config, dev, dataDir, parse.GetValue(limit), plotTarget);
-        });
+        }, parse.GetValue(CommandLineHost.Verbose)));
         return command;
     }
 
@@ -144,9 +145,12 @@ internal static class TrainCommand
 
         using (data)
         {
+            var parallel = DistributedLaunch.ForDevice(device);
             Console.WriteLine($"{data.Name}: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {data.Features} features, {data.Classes} classes; device {device} ({device.Name})");
             Console.WriteLine($"model {data.Features}-{string.Join("-", config.Hidden)}{(config.Hidden.Length > 0 ? "-" : "")}{data.Classes} {config.Activation}" +
                 $"{(config.Dropout > 0 ? $", dropout {config.Dropout}" : "")}; {config.Optimizer} lr {config.LearningRate ?? TrainConfig.DefaultLearningRate(config.Optimizer):G3}, {config.Schedule} schedule; batch {config.BatchSize}, {config.Epochs} epochs, seed {config.Seed}");
+            if (parallel is not null)
+                Console.WriteLine($"data parallel: {parallel.Size} {(parallel.Size == 1 ? "process" : "processes")} over {parallel.Communicator.Name}; global batch {config.BatchSize}, about {config.BatchSize / (double)parallel.Size:0.#} per process; samples/s below are global");
             TrainResult result;
             var countersBefore = device.Counters.Snapshot();
             int finished = 0;
@@ -155,8 +159,8 @@ internal static class TrainCommand
             {
                 bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
                 result = interactive
-                    ? RunWithProgressBar(data, config, device, interrupt.Token, r => finished = r.Epoch)
-                    : RunPlain(data, config, device, interrupt.Token, r => finished = r.Epoch);
+                    ? RunWithProgressBar(data, config, device, interrupt.Token, r => finished = r.Epoch, parallel)
+                    : RunPlain(data, config, device, interrupt.Token, r => finished = r.Epoch, parallel);
             }
             catch (OperationCanceledException)
             {
@@ -174,7 +178,7 @@ internal static class TrainCommand
             using (result.Model)
             {
                 if (config.Checkpoint is { } ckpt) Console.WriteLine($"saved {ckpt} (training state: {ClassifierTraining.StatePath(ckpt)})");
-                if (plotTarget is not null)
+                if (plotTarget is not null && DistributedLaunch.IsRankZero)
                     Console.WriteLine($"wrote {plotTarget.Write(Plots.TrainingCurvesFile, Plots.TrainingCurves(result.Epochs, $"{data.Name}, {config.Optimizer}"))}");
                 Console.WriteLine($"test accuracy: {result.TestAccuracy.ToString("0.0000", CultureInfo.InvariantCulture)}");
             }
@@ -232,17 +236,17 @@ internal static class TrainCommand
     private static string EpochLine(EpochResult r, int epochs) => string.Create(CultureInfo.InvariantCulture,
         $"epoch {r.Epoch.ToString().PadLeft(epochs.ToString().Length)}/{epochs}  loss {r.TrainLoss:0.0000}  train acc {r.TrainAccuracy:0.0000}  test acc {r.TestAccuracy:0.0000}  {r.SamplesPerSecond:N0} samples/s  {r.EpochSeconds:0.0} s  elapsed {r.ElapsedSeconds:0.0} s");
 
-    private static TrainResult RunPlain(ClassificationData data, TrainConfig config, Device device, CancellationToken cancel, Action<EpochResult> finished)
+    private static TrainResult RunPlain(ClassificationData data, TrainConfig config, Device device, CancellationToken cancel, Action<EpochResult> finished, IDataParallel? parallel)
     {
         if (config.Resume) Console.WriteLine($"resuming from {config.Checkpoint}");
         return ClassifierTraining.Run(data, config, device, onBatch: _ => cancel.ThrowIfCancellationRequested(), onEpoch: r =>
         {
             finished(r);
             Console.WriteLine(EpochLine(r, config.Epochs));
-        });
+        }, parallel);
     }
 
-    private static TrainResult RunWithProgressBar(ClassificationData data, TrainConfig config, Device device, CancellationToken cancel, Action<EpochResult> finished)
+    private static TrainResult RunWithProgressBar(ClassificationData data, TrainConfig config, Device device, CancellationToken cancel, Action<EpochResult> finished, IDataParallel? parallel)
     {
         if (config.Resume) Console.WriteLine($"resuming from {config.Checkpoint}");
         TrainResult? result = null;
@@ -273,7 +277,7 @@ internal static class TrainCommand
                             task?.StopTask();
                             task = null;
                             AnsiConsole.WriteLine(EpochLine(r, config.Epochs));
-                        });
+                        }, parallel);
                 });
         }
         finally

@@ -47,6 +47,15 @@ public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>
     /// <summary>The epoch the next plain enumeration (<c>foreach</c>) uses; it advances by one per enumeration.</summary>
     public int Epoch { get; set; }
 
+    /// <summary>
+    /// Data-parallel training: each batch is only this replica's shard of the global batch of <see cref="BatchSize"/>
+    /// (see <see cref="DistributedSampler"/>); null (the default) yields whole batches.
+    /// </summary>
+    public DistributedSampler? Sampler { get; init; }
+
+    /// <summary>Samples in global batch <paramref name="batch"/> of an epoch, over all replicas (the last one may be short).</summary>
+    public int GlobalBatchLength(int batch) => Math.Min(BatchSize, Dataset.Count - batch * BatchSize);
+
     /// <summary>Batches per epoch.</summary>
     public int BatchCount => DropLast ? Dataset.Count / BatchSize : (Dataset.Count + BatchSize - 1) / BatchSize;
 
@@ -85,6 +94,7 @@ public sealed class DataLoader : IEnumerable<(Tensor X, Tensor Y)>
                 y?.Dispose();
                 int start = b * BatchSize;
                 int length = Math.Min(BatchSize, n - start);
+                if (Sampler is { } shard) (start, length) = shard.Shard(start, length);
                 using (TensorScope.Suspend())
                 using (Autograd.NoGrad())
                 {

@@ -91,7 +91,7 @@ public sealed record TrainResult(IReadOnlyList<EpochResult> Epochs, double TestA
 /// <see cref="ClassificationData"/>, trains it with cross-entropy, evaluates after each epoch,
 /// checkpoints, and resumes bit-for-bit.
 /// </summary>
-public static class ClassifierTraining
+public static partial class ClassifierTraining
 {
     private static readonly JsonSerializerOptions s_json = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
@@ -130,9 +130,10 @@ public static class ClassifierTraining
     /// batch and <paramref name="onEpoch"/> after each epoch; checkpoints after every epoch when a checkpoint path is set.
     /// To stop early, throw from <paramref name="onBatch"/> (say, an <see cref="OperationCanceledException"/>): the
     /// exception comes out of this method, and the checkpoint holds the last finished epoch, which resume continues from.
+    /// With <paramref name="parallel"/>, this process is one replica of a data-parallel group (see <see cref="IDataParallel"/>): replica 0 alone writes the checkpoint, and every replica returns the same results.
     /// </summary>
     public static TrainResult Run(ClassificationData data, TrainConfig config, Device? device = null,
-        Action<BatchProgress>? onBatch = null, Action<EpochResult>? onEpoch = null)
+        Action<BatchProgress>? onBatch = null, Action<EpochResult>? onEpoch = null, IDataParallel? parallel = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(config);
@@ -146,7 +147,8 @@ public static class ClassifierTraining
         {
             var history = new List<EpochResult>();
             int start = 0;
-            if (config.Resume)
+            if (parallel is not null) start = ResumeDataParallel(parallel, config, model, opt, history);
+            else if (config.Resume)
             {
                 start = LoadCheckpoint(config.Checkpoint!, model, opt, history);
                 // A crash between the two renames leaves the model file an epoch behind the state file: bring it up to date.
@@ -155,13 +157,17 @@ public static class ClassifierTraining
                 if (start >= config.Epochs)
                     throw new ArgumentException($"the checkpoint {config.Checkpoint} has already done {start} epochs; ask for more than {start} with --epochs.");
             }
-            var loader = new DataLoader(data.Train, config.BatchSize, shuffle: true, seed: Seeds.Derive(config.Seed, 77));
-            var trainer = new Trainer(model, new CrossEntropyLoss(), opt, sched);
+            if (parallel is not null && sched is not null) sched.LastEpoch = start;
+            var loader = new DataLoader(data.Train, config.BatchSize, shuffle: true, seed: Seeds.Derive(config.Seed, 77))
+            {
+                Sampler = parallel is null ? null : new DistributedSampler(parallel.Rank, parallel.Size),
+            };
+            var trainer = new Trainer(model, new CrossEntropyLoss(), opt, sched) { DataParallel = parallel };
             double before = history.Count > 0 ? history[^1].ElapsedSeconds : 0;
             trainer.Fit(loader, data.Test, config.Epochs, start, onBatch, r =>
             {
                 history.Add(r);
-                if (config.Checkpoint is { } path) SaveCheckpoint(path, config, model, opt, history);
+                if (config.Checkpoint is { } path && (parallel?.Rank ?? 0) == 0) SaveCheckpoint(path, config, model, opt, history);
                 onEpoch?.Invoke(r);
             }, before);
             double acc = history[^1].TestAccuracy;

@@ -53,6 +53,13 @@ public sealed class Trainer
     public double? MaxGradNorm { get; init; }
 
     /// <summary>
+    /// Data-parallel training (null: this process alone). When set, the loader given to <see cref="TrainEpoch"/> must
+    /// carry this replica's <see cref="DataLoader.Sampler"/>; gradients are combined after each backward, the epoch's
+    /// figures are the global batch's, and <see cref="Fit"/> evaluates each replica's share of the test set and sums.
+    /// </summary>
+    public IDataParallel? DataParallel { get; init; }
+
+    /// <summary>
     /// Trains one epoch over <paramref name="loader"/>'s batches for <paramref name="epoch"/> (0-based, which fixes the shuffle)
     /// and returns (mean loss, accuracy, samples). Steps the scheduler at the end.
     /// </summary>
@@ -69,32 +76,46 @@ public sealed class Trainer
         foreach (var (x, y) in loader.Batches(epoch))
         {
             using var scope = Tensor.NewScope();
-            var logits = Model.Forward(x);
-            var loss = LossFunction.Forward(logits, y);
+            int n = x.Shape[0];
+            Tensor? logits = null, loss = null;
             Optimizer.ZeroGrad();
-            loss.Backward();
+            // A data-parallel replica whose share of a short last batch is empty computes nothing but still takes part in the sum.
+            if (n > 0 || DataParallel is null)
+            {
+                logits = Model.Forward(x);
+                loss = LossFunction.Forward(logits, y);
+                loss.Backward();
+            }
+            DataParallel?.SynchronizeGradients(Optimizer.Parameters, (double)n / loader.GlobalBatchLength(batch));
             if (MaxGradNorm is { } max) GradClip.ClipGradNorm(Optimizer.Parameters, max);
             Optimizer.Step();
-            int n = x.Shape[0];
-            totals.Add(loss, logits, y, n);
+            if (loss is not null) totals.Add(loss, logits!, y, n);
             samples += n;
             batch++;
             if (onBatch is not null)
             {
                 // A progress display needs a figure now and then, not a synchronisation per step.
-                if (batch == 1 || batch == batches || batch % ProgressInterval == 0) runningLoss = totals.Loss / samples;
+                if (batch == 1 || batch == batches || batch % ProgressInterval == 0) runningLoss = totals.Loss / Math.Max(samples, 1);
                 onBatch(new BatchProgress(epoch + 1, batch, batches, runningLoss));
             }
         }
         Scheduler?.Step();
-        return (samples == 0 ? double.NaN : totals.Loss / samples, samples == 0 ? double.NaN : (double)totals.Correct / samples, samples);
+        Span<double> sums = [totals.Loss, totals.Correct, samples];
+        DataParallel?.Sum(sums); // every replica reports the global batch's figures
+        double lossSum = sums[0], correct = sums[1];
+        samples = (long)sums[2];
+        return (samples == 0 ? double.NaN : lossSum / samples, samples == 0 ? double.NaN : correct / samples, samples);
     }
 
     /// <summary>Batches between the running-loss figures <see cref="TrainEpoch"/> reads back for its progress callback.</summary>
     public const int ProgressInterval = 25;
 
     /// <summary>Mean loss (when <paramref name="loss"/> is given) and accuracy of <paramref name="model"/> on <paramref name="data"/>, in eval mode and under NoGrad, in batches.</summary>
-    public static (double Loss, double Accuracy) Evaluate(Module model, TensorDataset data, Loss? loss = null, int batchSize = 2000)
+    public static (double Loss, double Accuracy) Evaluate(Module model, TensorDataset data, Loss? loss = null, int batchSize = 2000) =>
+        Evaluate(model, data, loss, batchSize, null);
+
+    // With a data-parallel group, each replica evaluates its shard of every batch and the sums are added up.
+    private static (double Loss, double Accuracy) Evaluate(Module model, TensorDataset data, Loss? loss, int batchSize, IDataParallel? parallel)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -104,14 +125,18 @@ public sealed class Trainer
         {
             using var noGrad = Autograd.NoGrad();
             using var totals = new EpochTotals(data.Device);
-            foreach (var (x, y) in new DataLoader(data, batchSize).Batches(0))
+            var loader = new DataLoader(data, batchSize) { Sampler = parallel is null ? null : new DistributedSampler(parallel.Rank, parallel.Size) };
+            foreach (var (x, y) in loader.Batches(0))
             {
+                if (x.Shape[0] == 0) continue;
                 using var scope = Tensor.NewScope();
                 var logits = model.Forward(x);
                 totals.Add(loss?.Forward(logits, y), logits, y, x.Shape[0]);
             }
             int n = data.Count;
-            return (loss is null || n == 0 ? double.NaN : totals.Loss / n, n == 0 ? double.NaN : (double)totals.Correct / n);
+            Span<double> sums = [loss is null ? 0 : totals.Loss, totals.Correct];
+            parallel?.Sum(sums);
+            return (loss is null || n == 0 ? double.NaN : sums[0] / n, n == 0 ? double.NaN : sums[1] / n);
         }
         finally
         {
@@ -176,7 +201,7 @@ public sealed class Trainer
             double lr = Optimizer.LearningRate;
             var (loss, acc, samples) = TrainEpoch(train, epoch, onBatch);
             double trainSeconds = sw.Elapsed.TotalSeconds;
-            var (testLoss, testAcc) = test is null ? (double.NaN, double.NaN) : Evaluate(Model, test, LossFunction);
+            var (testLoss, testAcc) = test is null ? (double.NaN, double.NaN) : Evaluate(Model, test, LossFunction, 2000, DataParallel);
             var r = new EpochResult(epoch + 1, loss, acc, testLoss, testAcc, samples / Math.Max(trainSeconds, 1e-9),
                 sw.Elapsed.TotalSeconds, elapsedBefore + total.Elapsed.TotalSeconds, lr);
             results.Add(r);
