@@ -157,7 +157,8 @@ internal static class TrainCommand
             using var interrupt = new Interrupt();
             try
             {
-                bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+                // Under mpirun stdout is a pseudo-terminal of mpirun's: plain lines there, not a progress bar.
+                bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive && parallel is null;
                 result = interactive
                     ? RunWithProgressBar(data, config, device, interrupt.Token, r => finished = r.Epoch, parallel)
                     : RunPlain(data, config, device, interrupt.Token, r => finished = r.Epoch, parallel);

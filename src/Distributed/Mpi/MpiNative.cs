@@ -132,7 +132,12 @@ internal sealed unsafe class MpiNative
     private static MpiNative Load()
     {
         var explicitPath = Environment.GetEnvironmentVariable(LibraryVariable);
-        string[] names = string.IsNullOrEmpty(explicitPath) ? s_candidates : [explicitPath];
+        return LoadFrom(string.IsNullOrEmpty(explicitPath) ? s_candidates : [explicitPath]);
+    }
+
+    /// <summary>Loads the first of <paramref name="names"/> that opens (uncached; tests call it with other libraries).</summary>
+    internal static MpiNative LoadFrom(IReadOnlyList<string> names)
+    {
         var failures = new List<string>();
         foreach (var name in names)
         {
