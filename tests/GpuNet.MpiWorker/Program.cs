@@ -3,16 +3,22 @@ using GpuNet.Distributed;
 using GpuNet.Distributed.Mpi;
 
 // One rank of an MPI test: `mpirun -np N dotnet GpuNet.MpiWorker.dll SCENARIO`. Prints "rank r/N: ok ..." and exits 0,
-// or prints "rank r/N: error: ..." and aborts the whole job (exit 1), as gpunet train does.
-if (args.Length != 1 || args[0] is not ("allreduce" or "fail"))
+// or prints "rank r/N: error: ..." and aborts the whole job (exit 1), as gpunet train does. `bandwidth` is the
+// measurement behind the README's all-reduce figures (bench/distributed/run.sh).
+if (args.Length != 1 || args[0] is not ("allreduce" or "fail" or "bandwidth"))
 {
-    Console.Error.WriteLine("usage: GpuNet.MpiWorker allreduce|fail");
+    Console.Error.WriteLine("usage: GpuNet.MpiWorker allreduce|fail|bandwidth");
     return 2;
 }
 var world = MpiCommunicator.InitializeWorld();
 try
 {
-    string result = args[0] == "allreduce" ? Scenarios.AllReduce(world) : Scenarios.Fail(world);
+    string result = args[0] switch
+    {
+        "allreduce" => Scenarios.AllReduce(world),
+        "fail" => Scenarios.Fail(world),
+        _ => Scenarios.Bandwidth(world),
+    };
     Console.WriteLine($"rank {world.Rank}/{world.Size}: ok {result}");
 }
 catch (Exception e)
@@ -91,6 +97,28 @@ internal static class Scenarios
             world.AllReduce(t, ReduceOp.Average);
         }
         return "the failure was not injected";
+    }
+
+    /// <summary>In-place float32 sums of 1–64 MB CPU tensors: the median of 20 after 3 warm-ups, a barrier before each (as allreduce_bw.c).</summary>
+    public static string Bandwidth(MpiCommunicator world)
+    {
+        const int warm = 3, reps = 20;
+        for (int mb = 1; mb <= 64; mb *= 2)
+        {
+            using var t = Tensor.Ones([mb * 1024 * 1024 / 4]);
+            var times = new List<double>();
+            for (int r = 0; r < warm + reps; r++)
+            {
+                world.Barrier();
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                world.AllReduce(t, ReduceOp.Sum);
+                if (r >= warm) times.Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+            times.Sort();
+            double median = times[reps / 2];
+            if (world.Rank == 0) Console.WriteLine($"GpuNet AllReduce {mb,2} MB  {median * 1e3,8:0.000} ms  {mb / median,7:0} MB/s");
+        }
+        return "bandwidth measured";
     }
 
     private static double Base(long i) => i % 97 + 1;
