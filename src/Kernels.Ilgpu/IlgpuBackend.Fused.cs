@@ -47,12 +47,12 @@ public sealed partial class IlgpuBackend
         if (UseRowGroups(classes, 1, 0, rows))
         {
             Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<int>, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, Axis3, Axis3, int>>(
-                "SoftmaxCrossEntropy", "SoftmaxXentRows", typeof(T), typeof(ExpLog))
+                "SoftmaxCrossEntropy", KernelDefinitions.SoftmaxXentRows, typeof(T), typeof(ExpLog))
                 (_stream, new KernelConfig(rows, _rowGroup), View<T>(logits), View<int>(labels), View<T>(losses), gradView, r, ax, al, aloss, ag, writeGrad);
             return;
         }
         Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, Axis3, Axis3, int>>(
-            "SoftmaxCrossEntropy", "SoftmaxXent", typeof(T), typeof(ExpLog))
+            "SoftmaxCrossEntropy", KernelDefinitions.SoftmaxXent, typeof(T), typeof(ExpLog))
             (_stream, rows, View<T>(logits), View<int>(labels), View<T>(losses), gradView, r, ax, al, aloss, ag, writeGrad);
     }
 
@@ -93,7 +93,7 @@ public sealed partial class IlgpuBackend
 
     private void RunAdam<T>(StridedView param, StridedView grad, StridedView m, StridedView v, int count, Dims8 d, Strides8[] s, AdamScalars h) where T : unmanaged =>
         Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, Strides8, AdamScalars>>(
-            "AdamStep", "AdamStep", typeof(T), typeof(FloatMath))
+            "AdamStep", KernelDefinitions.AdamStep, typeof(T), typeof(FloatMath))
             (_stream, count, View<T>(param), View<T>(grad), View<T>(m), View<T>(v), d, s[0], s[1], s[2], s[3], h);
 
     /// <inheritdoc />
@@ -124,7 +124,7 @@ public sealed partial class IlgpuBackend
 
     private void RunSgd<T>(StridedView param, StridedView grad, StridedView buffer, int count, Dims8 d, Strides8[] s, SgdScalars h) where T : unmanaged =>
         Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, SgdScalars>>(
-            "SgdMomentumStep", "SgdMomentumStep", typeof(T), typeof(FloatMath))
+            "SgdMomentumStep", KernelDefinitions.SgdMomentumStep, typeof(T), typeof(FloatMath))
             (_stream, count, View<T>(param), View<T>(grad), View<T>(buffer), d, s[0], s[1], s[2], h);
 
     /// <inheritdoc />
@@ -158,7 +158,7 @@ public sealed partial class IlgpuBackend
 
     private void RunActivationGrad<T>(StridedView grad, StridedView output, StridedView dz, int count, Dims8 d, Strides8[] s, int activation) where T : unmanaged =>
         Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, int>>(
-            "ActivationBackward", "ActivationGrad", typeof(T), typeof(FloatMath))
+            "ActivationBackward", KernelDefinitions.ActivationGrad, typeof(T), typeof(FloatMath))
             (_stream, count, View<T>(grad), View<T>(output), View<T>(dz), d, s[0], s[1], s[2], activation);
 
     /// <inheritdoc />
@@ -197,6 +197,6 @@ public sealed partial class IlgpuBackend
 
     private void RunRmsProp<T>(StridedView param, StridedView grad, StridedView square, StridedView a, StridedView b, int count, Dims8 d, Strides8[] s, RmsScalars h) where T : unmanaged =>
         Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, Strides8, Strides8, RmsScalars>>(
-            "RmsPropStep", "RmsPropStep", typeof(T), typeof(FloatMath))
+            "RmsPropStep", KernelDefinitions.RmsPropStep, typeof(T), typeof(FloatMath))
             (_stream, count, View<T>(param), View<T>(grad), View<T>(square), View<T>(a), View<T>(b), d, s[0], s[1], s[2], s[3], s[4], h);
 }

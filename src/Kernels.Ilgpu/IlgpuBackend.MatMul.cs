@@ -103,14 +103,14 @@ public sealed partial class IlgpuBackend
             choice = ChooseGemm(typeof(T), batch, m, n, k, allowCuBlas: false);
         }
         LastGemm = choice;
-        var (kernelName, config, edge, group) = choice switch
+        var (kernelDef, config, edge, group) = choice switch
         {
-            GemmKernel.Reg8 => ("MatMulReg8", _gemm8.Config, _gemm8.Edge, _gemm8.Threads),
-            GemmKernel.Reg4 => ("MatMulReg4", _gemm4.Config, _gemm4.Edge, _gemm4.Threads),
-            _ => ("MatMul", _tileType, _tile, _tile),
+            GemmKernel.Reg8 => (KernelDefinitions.MatMulReg8, _gemm8.Config, _gemm8.Edge, _gemm8.Threads),
+            GemmKernel.Reg4 => (KernelDefinitions.MatMulReg4, _gemm4.Config, _gemm4.Edge, _gemm4.Threads),
+            _ => (KernelDefinitions.MatMul, _tileType, _tile, _tile),
         };
         var kernel = Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, MatGeom, ArrayView<T>, Axis3, int, int>>(
-            "MatMul", kernelName, typeof(T), config, typeof(Act));
+            "MatMul", kernelDef, typeof(T), config, typeof(Act));
         long gridX = (n + edge - 1) / edge;
         if (gridX > int.MaxValue) throw new NotSupportedException($"MatMul: n = {n} is too large for one launch.");
         var biasView = bias is { } bv2 ? View<T>(bv2) : View<T>(c);
@@ -185,7 +185,7 @@ public sealed partial class IlgpuBackend
         if (!Elements("MatMulEpilogue", c, out int count)) return;
         var bv = bias ?? c;
         var (d, s) = Geo.Build(c.Shape, c, bv);
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, int, int>>("MatMulEpilogue", "BiasAct", typeof(T), typeof(Act))
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, int, int>>("MatMulEpilogue", KernelDefinitions.BiasAct, typeof(T), typeof(Act))
             (_stream, count, View<T>(c), View<T>(bv), d, s[0], s[1], bias is null ? 0 : 1, act);
     }
 }

@@ -45,7 +45,7 @@ public sealed partial class IlgpuBackend : IBackend
     private readonly Context _context;
     private readonly Accelerator _accelerator;
     private readonly AcceleratorStream _stream;
-    private readonly Dictionary<string, Delegate> _kernels = new();
+    private readonly Dictionary<(MethodInfo Kernel, Type? A0, Type? A1, Type? A2), Delegate> _kernels = new();
     private readonly Lock _kernelLock = new();
     // One for every OpenCL backend of the process: PoCL also mixed launches of two contexts.
     private static readonly object s_openClLaunchLock = new();
@@ -100,9 +100,6 @@ public sealed partial class IlgpuBackend : IBackend
 
     /// <summary>The ILGPU accelerator running the kernels (for diagnostics and benchmarks).</summary>
     internal Accelerator Accelerator => _accelerator;
-
-    /// <summary>The number of distinct kernels loaded so far (each is compiled once per backend).</summary>
-    internal int LoadedKernels { get { lock (_kernelLock) return _kernels.Count; } }
 
     private object AllocateRaw(long bytes)
     {
@@ -194,7 +191,7 @@ public sealed partial class IlgpuBackend : IBackend
     {
         if (!Elements("Fill", y, out int n)) return;
         var (d, s) = Geo.Build(y.Shape, y);
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, Dims8, Strides8, T>>("Fill", "Fill", typeof(T))
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, Dims8, Strides8, T>>("Fill", KernelDefinitions.Fill, typeof(T))
             (_stream, n, View<T>(y), d, s[0], value);
     }
 
@@ -214,7 +211,7 @@ public sealed partial class IlgpuBackend : IBackend
     {
         if (!Elements("FillAffine", y, out int n)) return;
         var (d, s) = Geo.Build(y.Shape, y);
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, Dims8, Strides8, double, double>>("FillAffine", "FillAffine", typeof(T), typeof(Conv))
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, Dims8, Strides8, double, double>>("FillAffine", KernelDefinitions.FillAffine, typeof(T), typeof(Conv))
             (_stream, n, View<T>(y), d, s[0], start, step);
     }
 
@@ -240,7 +237,7 @@ public sealed partial class IlgpuBackend : IBackend
     {
         if (!Elements("FillRandom", y, out int n)) return;
         var (d, s) = Geo.Build(y.Shape, y);
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, Dims8, Strides8, uint, uint, ulong, T, T>>("FillRandom", "FillRandom", typeof(T), dist)
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, Dims8, Strides8, uint, uint, ulong, T, T>>("FillRandom", KernelDefinitions.FillRandom, typeof(T), dist)
             (_stream, n, View<T>(y), d, s[0], (uint)seed, (uint)(seed >> 32), counterOffset, alpha, beta);
     }
 
@@ -274,11 +271,11 @@ public sealed partial class IlgpuBackend : IBackend
         var (d, s) = Geo.Build(y.Shape, x, y);
         if (Dense(d, s))
         {
-            Kernel<Action<AcceleratorStream, Index1D, ArrayView<TIn>, ArrayView<TOut>>>("Copy", "CopyDense", typeof(TIn), typeof(TOut), typeof(Conv))
+            Kernel<Action<AcceleratorStream, Index1D, ArrayView<TIn>, ArrayView<TOut>>>("Copy", KernelDefinitions.CopyDense, typeof(TIn), typeof(TOut), typeof(Conv))
                 (_stream, n, Run<TIn>(x, s[0], n), Run<TOut>(y, s[1], n));
             return;
         }
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<TIn>, ArrayView<TOut>, Dims8, Strides8, Strides8>>("Copy", "Copy", typeof(TIn), typeof(TOut), typeof(Conv))
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<TIn>, ArrayView<TOut>, Dims8, Strides8, Strides8>>("Copy", KernelDefinitions.Copy, typeof(TIn), typeof(TOut), typeof(Conv))
             (_stream, n, View<TIn>(x), View<TOut>(y), d, s[0], s[1]);
     }
 
@@ -325,11 +322,11 @@ public sealed partial class IlgpuBackend : IBackend
     {
         if (Elements(name, y, out int count) && Geo.Build(y.Shape, x, y) is var (dd, ds) && Dense(dd, ds))
         {
-            Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, T, T>>(name, "UnaryDense", typeof(T), opType)
+            Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, T, T>>(name, KernelDefinitions.UnaryDense, typeof(T), opType)
                 (_stream, count, Run<T>(x, ds[0], count), Run<T>(y, ds[1], count), alpha, beta);
             return;
         }
-        var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, T, T>>(name, "Unary", typeof(T), opType);
+        var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, T, T>>(name, KernelDefinitions.Unary, typeof(T), opType);
         if (!Elements(name, y, out int n)) return;
         var (d, s) = Geo.Build(y.Shape, x, y);
         kernel(_stream, n, View<T>(x), View<T>(y), d, s[0], s[1], alpha, beta);
@@ -373,11 +370,11 @@ public sealed partial class IlgpuBackend : IBackend
     {
         if (Elements(name, y, out int count) && Geo.Build(y.Shape, a, b, y) is var (dd, ds) && Dense(dd, ds))
         {
-            Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>>>(name, "BinaryDense", typeof(T), opType)
+            Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>>>(name, KernelDefinitions.BinaryDense, typeof(T), opType)
                 (_stream, count, Run<T>(a, ds[0], count), Run<T>(b, ds[1], count), Run<T>(y, ds[2], count));
             return;
         }
-        var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8>>(name, "Binary", typeof(T), opType);
+        var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8>>(name, KernelDefinitions.Binary, typeof(T), opType);
         if (!Elements(name, y, out int n)) return;
         var (d, s) = Geo.Build(y.Shape, a, b, y);
         kernel(_stream, n, View<T>(a), View<T>(b), View<T>(y), d, s[0], s[1], s[2]);
@@ -415,7 +412,7 @@ public sealed partial class IlgpuBackend : IBackend
     {
         if (!Elements("Where", y, out int n)) return;
         var (d, s) = Geo.Build(y.Shape, c, a, b, y);
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<TC>, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, Strides8>>("Where", "Where", typeof(TC), typeof(T))
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<TC>, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, Strides8>>("Where", KernelDefinitions.Where, typeof(TC), typeof(T))
             (_stream, n, View<TC>(c), View<T>(a), View<T>(b), View<T>(y), d, s[0], s[1], s[2], s[3]);
     }
 
@@ -468,11 +465,11 @@ public sealed partial class IlgpuBackend : IBackend
             var red = op switch { ReduceOp.Sum => typeof(SumRed<T>), ReduceOp.Max => typeof(MaxRed<T>), _ => typeof(MinRed<T>) };
             if (rowGroups)
             {
-                Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3>>(name, "ReduceRows", typeof(T), red)
+                Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3>>(name, KernelDefinitions.ReduceRows, typeof(T), red)
                     (_stream, groupLaunch, View<T>(x), View<T>(y), pass1, ax, ay);
                 return;
             }
-            var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3>>(name, "Reduce", typeof(T), red);
+            var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3>>(name, KernelDefinitions.Reduce, typeof(T), red);
             if (lanes == 1)
             {
                 kernel(_stream, threads1, View<T>(x), View<T>(y), pass1, ax, ay);
@@ -485,7 +482,7 @@ public sealed partial class IlgpuBackend : IBackend
             var pass2 = new Rows { Outer = outer, N = lanes, Inner = inner, M = 1 };
             // Many lanes per row (a whole-tensor sum has a quarter million): one group per row, not one thread.
             if (UseRowGroups(lanes, inner, 1, rows))
-                Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3>>(name, "ReduceRows", typeof(T), red)
+                Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3>>(name, KernelDefinitions.ReduceRows, typeof(T), red)
                     (_stream, groupLaunch, ((IlgpuBuffer)partial).View<T>(), View<T>(y), pass2, dense, ay);
             else
                 kernel(_stream, (int)rows, ((IlgpuBuffer)partial).View<T>(), View<T>(y), pass2, dense, ay);
@@ -495,11 +492,11 @@ public sealed partial class IlgpuBackend : IBackend
             var cmp = op == ReduceOp.ArgMax ? typeof(ArgMaxCmp<T>) : typeof(ArgMinCmp<T>);
             if (rowGroups)
             {
-                Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<int>, Rows, Axis3, Axis3>>(name, "ArgReduceRows", typeof(T), cmp)
+                Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<int>, Rows, Axis3, Axis3>>(name, KernelDefinitions.ArgReduceRows, typeof(T), cmp)
                     (_stream, groupLaunch, View<T>(x), View<int>(y), pass1, ax, ay);
                 return;
             }
-            var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<int>, Rows, Axis3, Axis3, Axis3, int>>(name, "ArgReduce", typeof(T), cmp);
+            var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<int>, Rows, Axis3, Axis3, Axis3, int>>(name, KernelDefinitions.ArgReduce, typeof(T), cmp);
             if (lanes == 1)
             {
                 kernel(_stream, threads1, View<T>(x), View<T>(x), View<int>(y), pass1, ax, default, ay, 0);
@@ -508,7 +505,7 @@ public sealed partial class IlgpuBackend : IBackend
             using var vals = Allocate(x.DType, rows * lanes);
             using var idx = Allocate(DType.Int32, rows * lanes);
             kernel(_stream, threads1, View<T>(x), ((IlgpuBuffer)vals).View<T>(), ((IlgpuBuffer)idx).View<int>(), pass1, ax, dense, dense, 1);
-            var finish = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<int>, Rows, Axis3>>(name, "ArgFinish", typeof(T), cmp);
+            var finish = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<int>, Rows, Axis3>>(name, KernelDefinitions.ArgFinish, typeof(T), cmp);
             finish(_stream, (int)rows, ((IlgpuBuffer)vals).View<T>(), ((IlgpuBuffer)idx).View<int>(), View<int>(y), new Rows { Outer = outer, N = lanes, Inner = inner, M = lanes }, ay);
         }
     }
@@ -536,11 +533,11 @@ public sealed partial class IlgpuBackend : IBackend
         long rows = (long)r.Outer * r.Inner;
         if (UseRowGroups(r.N, r.Inner, x.Strides[2], rows))
         {
-            Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, int>>(name, "SoftmaxRows", typeof(T), typeof(ExpLog))
+            Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, int>>(name, KernelDefinitions.SoftmaxRows, typeof(T), typeof(ExpLog))
                 (_stream, new KernelConfig((int)rows, _rowGroup), View<T>(x), View<T>(y), r, Axis3.Of(x), Axis3.Of(y), log ? 1 : 0);
             return;
         }
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, int>>(name, "Softmax", typeof(T), typeof(ExpLog))
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, int>>(name, KernelDefinitions.Softmax, typeof(T), typeof(ExpLog))
             (_stream, r.Outer * r.Inner, View<T>(x), View<T>(y), r, Axis3.Of(x), Axis3.Of(y), log ? 1 : 0);
     }
 
@@ -568,7 +565,7 @@ public sealed partial class IlgpuBackend : IBackend
             throw new ArgumentException($"Gather: x {Shape(x)} and index {Shape(index)} must agree on the outer and inner dimensions.");
         var r = new Rows { Outer = y.Shape[0], N = x.Shape[1], M = y.Shape[1], Inner = y.Shape[2] };
         if (!Elements("Gather", y, out int count)) return;
-        RunIndexed("Gather", x, index, y, r, count);
+        RunIndexed("Gather", KernelDefinitions.Gather, x, index, y, r, count);
     }
 
     /// <inheritdoc />
@@ -584,22 +581,22 @@ public sealed partial class IlgpuBackend : IBackend
             throw new ArgumentException($"ScatterAdd: src {Shape(src)} and y {Shape(y)} must agree on the outer and inner dimensions.");
         var r = new Rows { Outer = y.Shape[0], N = y.Shape[1], M = src.Shape[1], Inner = y.Shape[2] };
         if (!Elements("ScatterAdd", y, out int count)) return;
-        RunIndexed("ScatterAdd", src, index, y, r, count);
+        RunIndexed("ScatterAdd", KernelDefinitions.ScatterAdd, src, index, y, r, count);
     }
 
     // Gather and ScatterAdd launch alike: kernel op<x dtype>(x, index, y) on count threads.
-    private void RunIndexed(string op, StridedView x, StridedView index, StridedView y, Rows r, int count)
+    private void RunIndexed(string op, MethodInfo kernel, StridedView x, StridedView index, StridedView y, Rows r, int count)
     {
         switch (x.DType)
         {
-            case DType.Float32: RunIndexed<float>(op, x, index, y, r, count); break;
-            case DType.Float64: RunIndexed<double>(op, x, index, y, r, count); break;
-            default: RunIndexed<int>(op, x, index, y, r, count); break;
+            case DType.Float32: RunIndexed<float>(op, kernel, x, index, y, r, count); break;
+            case DType.Float64: RunIndexed<double>(op, kernel, x, index, y, r, count); break;
+            default: RunIndexed<int>(op, kernel, x, index, y, r, count); break;
         }
     }
 
-    private void RunIndexed<T>(string op, StridedView x, StridedView index, StridedView y, Rows r, int count) where T : unmanaged =>
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<T>, Rows, Axis3, Axis3, Axis3>>(op, op, typeof(T))
+    private void RunIndexed<T>(string op, MethodInfo kernel, StridedView x, StridedView index, StridedView y, Rows r, int count) where T : unmanaged =>
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<T>, Rows, Axis3, Axis3, Axis3>>(op, kernel, typeof(T))
             (_stream, count, View<T>(x), View<int>(index), View<T>(y), r, Axis3.Of(x), Axis3.Of(index), Axis3.Of(y));
 
     // ---- lifetime ----------------------------------------------------------------------------
@@ -625,21 +622,21 @@ public sealed partial class IlgpuBackend : IBackend
     // ---- helpers -----------------------------------------------------------------------------
 
     /// <summary>
-    /// The launcher for kernel <paramref name="kernel"/>&lt;<paramref name="typeArgs"/>&gt;, compiled on
-    /// first use and cached (compiling costs ~10–80 ms; a cached launch well under a millisecond).
-    /// An instantiation that violates the kernel's constraints is an op/dtype pair the kernels do
-    /// not implement, reported as <see cref="NotSupportedException"/> naming <paramref name="op"/>.
+    /// The launcher for <paramref name="kernel"/> (a <see cref="KernelDefinitions"/> entry) closed over
+    /// <paramref name="typeArgs"/>, compiled on first use and cached (compiling costs ~10–80 ms; a cached
+    /// launch well under a millisecond). An instantiation that violates the kernel's constraints is an
+    /// op/dtype pair the kernels do not implement, reported as <see cref="NotSupportedException"/> naming <paramref name="op"/>.
     /// </summary>
-    private TDelegate Kernel<TDelegate>(string op, string kernel, params Type[] typeArgs) where TDelegate : Delegate
+    private TDelegate Kernel<TDelegate>(string op, MethodInfo kernel, params Type[] typeArgs) where TDelegate : Delegate
     {
         ThrowIfDisposed();
         Bind();
-        string key = kernel + "<" + string.Join(",", typeArgs.Select(t => t.FullName)) + ">";
+        var key = (kernel, typeArgs.Length > 0 ? typeArgs[0] : null, typeArgs.Length > 1 ? typeArgs[1] : null, typeArgs.Length > 2 ? typeArgs[2] : null);
         lock (_kernelLock)
         {
             if (_kernels.TryGetValue(key, out var cached)) return (TDelegate)cached;
             MethodInfo method;
-            try { method = KernelRegistry.Get(kernel, typeArgs); }
+            try { method = KernelRegistry.Close(kernel, typeArgs); }
             catch (ArgumentException)
             {
                 throw new NotSupportedException($"{op}: not implemented for dtype {DTypeName(typeArgs[0])}.");

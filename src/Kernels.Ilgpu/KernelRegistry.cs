@@ -35,13 +35,9 @@ internal static class KernelRegistry
     /// <summary>All kernel instantiations.</summary>
     public static IReadOnlyList<KernelEntry> All => s_all.Value;
 
-    /// <summary>The closed kernel <paramref name="name"/>&lt;<paramref name="typeArgs"/>&gt;; throws if it is not a registered instantiation.</summary>
-    public static MethodInfo Get(string name, params Type[] typeArgs)
-    {
-        var open = typeof(IlgpuKernels).GetMethod(name, BindingFlags.Public | BindingFlags.Static)
-            ?? throw new InvalidOperationException($"No kernel named {name}.");
-        return open.IsGenericMethodDefinition ? open.MakeGenericMethod(typeArgs) : open;
-    }
+    /// <summary>Kernel <paramref name="definition"/> closed over <paramref name="typeArgs"/>; <see cref="ArgumentException"/> when they violate its constraints.</summary>
+    public static MethodInfo Close(MethodInfo definition, params Type[] typeArgs) =>
+        definition.IsGenericMethodDefinition ? definition.MakeGenericMethod(typeArgs) : definition;
 
     private static IReadOnlyList<KernelEntry> Build()
     {
