@@ -1,6 +1,8 @@
 using System.Diagnostics;
 
-namespace GpuNet.Nn.Lessons;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons;
 
 /// <summary>Settings of <see cref="GradCheckLesson"/>.</summary>
 /// <param name="Sizes">Layer widths of the MLP checked.</param>
@@ -59,7 +61,7 @@ public static class GradCheckLesson
         var o = options ?? new GradCheckOptions();
         var sizes = o.SizeList;
         using var scope = Tensor.NewScope();
-        using var mlp = new Mlp(sizes, "tanh", seed: o.Seed, dtype: DType.Float64);
+        using var mlp = new Mlp(sizes, Kernels.Activation.Tanh, seed: o.Seed, dtype: DType.Float64);
         var x = Tensor.Randn([o.Batch, sizes[0]], o.Seed + 1, dtype: DType.Float64);
         var labels = Tensor.FromArray(Enumerable.Range(0, o.Batch).Select(i => i % sizes[^1]).ToArray());
         var loss = new CrossEntropyLoss();
@@ -110,7 +112,7 @@ public static class GradCheckLesson
             sweep.Add(new EpsRow(eps, Autograd.GradCheckReport(Loss, parameters, eps).Max(r => r.MaxRelativeError)));
 
         IReadOnlyList<GradCheckResult> report32;
-        using (var mlp32 = new Mlp(sizes, "tanh", seed: o.Seed))
+        using (var mlp32 = new Mlp(sizes, Kernels.Activation.Tanh, seed: o.Seed))
         {
             var x32 = x.To(DType.Float32);
             var p32 = mlp32.Parameters().Select(q => q.Data).ToArray();

@@ -1,4 +1,7 @@
-namespace GpuNet.Nn.Lessons;
+using GpuNet.Lessons.Neurons;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons;
 
 /// <summary>A named gate built from one McCulloch–Pitts neuron, with its truth table.</summary>
 /// <param name="Name">The gate (AND, OR, …).</param>

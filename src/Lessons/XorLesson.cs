@@ -1,4 +1,7 @@
-namespace GpuNet.Nn.Lessons;
+using GpuNet.Lessons.Neurons;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons;
 
 /// <summary>Settings of <see cref="XorLesson"/>.</summary>
 /// <param name="PerceptronEpochs">Epochs the plain perceptron is run on XOR.</param>
@@ -130,7 +133,7 @@ public static class XorLesson
     private static (int[] Sizes, double[] Losses, double[] Probabilities, double[] Axis, double[,] Surface) TrainMlp(Tensor patterns, XorLessonOptions o)
     {
         int[] sizes = [2, o.Hidden, 1];
-        using var mlp = new Mlp(sizes, "sigmoid", seed: o.Seed);
+        using var mlp = new Mlp(sizes, Kernels.Activation.Sigmoid, seed: o.Seed);
         using var adam = new Adam(mlp.Parameters(), o.LearningRate);
         var loss = new BCEWithLogitsLoss();
         var target = Tensor.FromArray(XorSigns.Select(s => s > 0 ? 1f : 0f).ToArray(), [4, 1]);

@@ -1,4 +1,6 @@
-namespace GpuNet.Nn;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons.Neurons;
 
 /// <summary>How an input is wired into a <see cref="McCullochPittsNeuron"/>.</summary>
 public enum Synapse

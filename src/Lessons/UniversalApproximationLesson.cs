@@ -1,4 +1,6 @@
-namespace GpuNet.Nn.Lessons;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons;
 
 /// <summary>Settings of <see cref="UniversalApproximationLesson"/>.</summary>
 /// <param name="Widths">Hidden widths of the trained one-hidden-layer sigmoid networks.</param>
@@ -115,7 +117,7 @@ public static class UniversalApproximationLesson
         using var scope = Tensor.NewScope();
         var x = Tensor.Linspace(0, 1, o.TrainPoints).Reshape(-1, 1);
         var y = Target(x);
-        using var net = new Mlp([1, width, 1], "sigmoid", seed: o.Seed);
+        using var net = new Mlp([1, width, 1], Kernels.Activation.Sigmoid, seed: o.Seed);
         // Start the sigmoids as a spread-out basis: centres evenly over [0, 1] and slopes proportional to the width,
         // so neighbouring units overlap (the default init, slopes below 1, would spend most of the steps growing them).
         var first = (Linear)net.Layers[0];

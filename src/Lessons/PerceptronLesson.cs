@@ -1,4 +1,7 @@
-namespace GpuNet.Nn.Lessons;
+using GpuNet.Lessons.Neurons;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons;
 
 /// <summary>Settings of <see cref="PerceptronLesson"/>.</summary>
 /// <param name="Seed">Seed of the two Gaussians (the default gives a linearly separable draw).</param>

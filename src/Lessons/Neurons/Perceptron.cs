@@ -1,4 +1,6 @@
-namespace GpuNet.Nn;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons.Neurons;
 
 /// <summary>What one epoch (pass over the data) of <see cref="Perceptron.Fit"/> did.</summary>
 /// <param name="Epoch">1-based epoch number.</param>

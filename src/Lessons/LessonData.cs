@@ -1,4 +1,6 @@
-namespace GpuNet.Nn.Lessons;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons;
 
 /// <summary>The two-Gaussians data set of the notes' perceptron experiment, shared by several lessons.</summary>
 /// <param name="X">[2n, 3]: x₁, x₂ and a column of ones (the bias input); rows alternate class +1 and class −1.</param>

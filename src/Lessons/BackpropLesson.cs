@@ -1,4 +1,6 @@
-namespace GpuNet.Nn.Lessons;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons;
 
 /// <summary>One node of a computational graph: its forward value and the gradient of the output with respect to it.</summary>
 /// <param name="Name">The node, e.g. "g = x*y".</param>

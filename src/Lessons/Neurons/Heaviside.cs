@@ -1,4 +1,6 @@
-namespace GpuNet.Nn;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons.Neurons;
 
 /// <summary>
 /// The perceptron's threshold activation as a module: 1 where the input is ≥ 0, else 0 (the step

@@ -1,4 +1,6 @@
-namespace GpuNet.Nn.Lessons;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons;
 
 /// <summary>Settings of <see cref="GradientDescentLesson"/>.</summary>
 /// <param name="Seed">Seed of the two Gaussians (and of the shuffles).</param>

@@ -1,4 +1,6 @@
-namespace GpuNet.Nn;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons.Neurons;
 
 /// <summary>
 /// The notes' construction showing that one hidden layer of perceptrons represents any boolean function

@@ -1,4 +1,6 @@
-namespace GpuNet.Nn.Lessons;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons;
 
 /// <summary>Squared loss on a small regression example.</summary>
 /// <param name="Predictions">f(xᵢ).</param>

@@ -1,4 +1,6 @@
-namespace GpuNet.Nn.Lessons;
+using GpuNet.Nn;
+
+namespace GpuNet.Lessons;
 
 /// <summary>Numbering and names of boolean functions, shared by the lessons.</summary>
 public static class BooleanFunctions
