@@ -6,7 +6,7 @@ using GpuNet.Nn;
 
 namespace GpuNet.Benchmarking;
 
-// The workloads of `gpunet bench` and of bench/GpuNet.Benchmarks (which compiles this file too), and
+// The workloads of `gpunet bench` and of bench/GpuNet.Benchmarks (both reference this library), and
 // the same-run baselines they are judged against: the machine's FMA peak, memcpy bandwidth and the
 // system BLAS. This machine class is shared and noisy, so every figure is a ratio to a baseline
 // measured in the same process a moment earlier.

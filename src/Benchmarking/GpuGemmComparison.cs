@@ -3,7 +3,10 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace GpuNet.Kernels.Ilgpu;
+using GpuNet.Kernels;
+using GpuNet.Kernels.Ilgpu;
+
+namespace GpuNet.Benchmarking;
 
 /// <summary>One GEMM implementation timed at one size.</summary>
 /// <param name="Size">n of the n×n·n×n float32 product.</param>
