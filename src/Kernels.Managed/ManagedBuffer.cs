@@ -7,7 +7,7 @@ namespace GpuNet.Kernels.Managed;
 /// A managed-CPU allocation: a byte array on the pinned object heap, so its address never moves
 /// and the kernels can work through raw pointers without fixing it on every op.
 /// </summary>
-public sealed unsafe class ManagedBuffer : DeviceBuffer
+internal sealed unsafe class ManagedBuffer : DeviceBuffer
 {
     private readonly byte* _pointer;
 

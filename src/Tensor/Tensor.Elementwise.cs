@@ -16,8 +16,6 @@ public sealed partial class Tensor
         return y;
     }
 
-    private Tensor? GradIf(Func<Tensor> compute) => RequiresGrad ? compute() : null;
-
     /// <summary>−x.</summary>
     public Tensor Neg()
     {

@@ -131,9 +131,6 @@ public sealed partial class Tensor : IDisposable
         }
     }
 
-    /// <summary>This tensor as a backend view.</summary>
-    internal StridedView View3 => new(Buffer, Shape, Strides, Offset);
-
     internal StridedView AsView() => new(Buffer, Shape, Strides, Offset);
 
     internal IBackend Backend => Device.Backend;
