@@ -6,7 +6,7 @@ namespace GpuNet.Kernels.Ilgpu;
 
 // The fused ops of IBackend as single ILGPU launches (MatMulEpilogue lives with MatMul). Each gives
 // what the interface's composed default body gives, in one pass over memory instead of many.
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     /// <inheritdoc />
     public void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)

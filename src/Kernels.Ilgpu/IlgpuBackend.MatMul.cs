@@ -19,7 +19,7 @@ internal enum GemmKernel
     CuBlas,
 }
 
-public sealed partial class IlgpuBackend
+internal sealed partial class IlgpuBackend
 {
     // CUDA caps grid y and z at 65535 blocks; matmul launches are cut into pieces that fit.
     private const int MaxGridYZ = 65535;

@@ -31,7 +31,7 @@ namespace GpuNet.Kernels.Ilgpu;
 /// pageable managed memory is staged by the driver, which may wait for the stream before copying
 /// (pinned staging buffers would avoid it); the first launch of each kernel loads its module.</para>
 /// </remarks>
-public sealed partial class IlgpuBackend : IBackend
+internal sealed partial class IlgpuBackend : IBackend
 {
     // Split a reduction into interleaved partial lanes when there are fewer rows than this and each is long: one
     // thread per row would leave the device idle (sum of everything would run on one thread).

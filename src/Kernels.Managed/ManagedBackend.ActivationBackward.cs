@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace GpuNet.Kernels.Managed;
 
-public sealed unsafe partial class ManagedBackend
+internal sealed unsafe partial class ManagedBackend
 {
     /// <inheritdoc />
     /// <remarks>

@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 
 namespace GpuNet.Kernels.Managed;
 
-public sealed unsafe partial class ManagedBackend
+internal sealed unsafe partial class ManagedBackend
 {
     /// <inheritdoc />
     public void Binary(BinaryOp op, StridedView a, StridedView b, StridedView y)

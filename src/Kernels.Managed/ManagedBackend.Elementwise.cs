@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 
 namespace GpuNet.Kernels.Managed;
 
-public sealed unsafe partial class ManagedBackend
+internal sealed unsafe partial class ManagedBackend
 {
     /// <summary>Elements per stack-buffer chunk when a strided row is gathered for a contiguous SIMD kernel.</summary>
     internal const int Chunk = 512;

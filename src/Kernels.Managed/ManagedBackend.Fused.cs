@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 
 namespace GpuNet.Kernels.Managed;
 
-public sealed unsafe partial class ManagedBackend
+internal sealed unsafe partial class ManagedBackend
 {
     /// <inheritdoc />
     /// <remarks>Dense same-layout operands take one fused multiply-add pass; anything else the scaled-copy-then-add path.</remarks>

@@ -1,6 +1,6 @@
 namespace GpuNet.Kernels.Managed;
 
-public sealed unsafe partial class ManagedBackend
+internal sealed unsafe partial class ManagedBackend
 {
     /// <inheritdoc />
     public void Gather(StridedView x, StridedView index, StridedView y)

@@ -1,6 +1,6 @@
 namespace GpuNet.Kernels.Managed;
 
-public sealed unsafe partial class ManagedBackend
+internal sealed unsafe partial class ManagedBackend
 {
     /// <inheritdoc />
     public void MatMul(StridedView a, StridedView b, StridedView c) => MatMulCore("MatMul", a, b, c, null, Activation.None);

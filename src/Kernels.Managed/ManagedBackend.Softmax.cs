@@ -4,7 +4,7 @@ using System.Numerics.Tensors;
 
 namespace GpuNet.Kernels.Managed;
 
-public sealed unsafe partial class ManagedBackend
+internal sealed unsafe partial class ManagedBackend
 {
     /// <inheritdoc />
     /// <remarks>

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 
 namespace GpuNet.Kernels.Managed;
 
-public sealed unsafe partial class ManagedBackend
+internal sealed unsafe partial class ManagedBackend
 {
     /// <inheritdoc />
     public void Unary(UnaryOp op, StridedView x, StridedView y, double alpha = 0, double beta = 0)

@@ -12,7 +12,7 @@ namespace GpuNet.Kernels.Managed;
 // Scratch stack buffers are always written before they are read: skip zeroing them (it was a
 // visible share of small strided ops).
 [SkipLocalsInit]
-public sealed unsafe partial class ManagedBackend : IBackend
+internal sealed unsafe partial class ManagedBackend : IBackend
 {
     /// <summary>Creates the backend of <paramref name="device"/>, with its own memory pool of pinned arrays.</summary>
     public ManagedBackend(Device device)
