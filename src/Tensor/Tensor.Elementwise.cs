@@ -161,11 +161,11 @@ public sealed partial class Tensor
         var pb = b.To(dtype);
         var y = Empty(shape, dtype, a.Device, name);
         if (y.NumElements > 0) a.Backend.Binary(op, pa.BroadcastView(name, shape), pb.BroadcastView(name, shape), y.AsView());
-        // Promoted copies are op-internal: the node owns them when recording, else they go now.
+        // The operands in the common dtype (aliases when already in it) are op-internal: what the VJP needs is saved.
         if (vjp is null || !WillRecord(pa, pb))
         {
-            if (pa != a) pa.Dispose();
-            if (pb != b) pb.Dispose();
+            pa.Dispose();
+            pb.Dispose();
             return y;
         }
         var aShape = pa.Shape;
@@ -189,8 +189,8 @@ public sealed partial class Tensor
             var grads = vjp(g, sa, sb, sy);
             return [grads[0]?.SumToShape(aShape), grads[1]?.SumToShape(bShape)];
         }, [.. owned]);
-        if (pa != a) pa.Dispose();
-        if (pb != b) pb.Dispose();
+        pa.Dispose();
+        pb.Dispose();
         return result;
     }
 
@@ -203,10 +203,10 @@ public sealed partial class Tensor
         : a == DType.Float32 || b == DType.Float32 ? DType.Float32
         : DType.Int32;
 
-    /// <summary>Sums a (broadcast) gradient back down to <paramref name="shape"/>: the one place broadcasting is undone.</summary>
+    /// <summary>Sums a (broadcast) gradient back down to <paramref name="shape"/>: the one place broadcasting is undone. The caller owns the result.</summary>
     internal Tensor SumToShape(int[] shape)
     {
-        if (ShapeUtil.SameShape(Shape, shape)) return this;
+        if (ShapeUtil.SameShape(Shape, shape)) return Alias();
         int lead = Rank - shape.Length;
         var dims = new List<int>();
         for (int i = 0; i < Rank; i++)
@@ -355,15 +355,15 @@ public sealed partial class Tensor
             a.Backend.Where(condition.BroadcastView("Where", shape), pa.BroadcastView("Where", shape), pb.BroadcastView("Where", shape), y.AsView());
         if (!WillRecord(pa, pb))
         {
-            if (pa != a) pa.Dispose();
-            if (pb != b) pb.Dispose();
+            pa.Dispose();
+            pb.Dispose();
             return y;
         }
         var aShape = pa.Shape;
         var bShape = pb.Shape;
         var saved = new[] { pa.Saved(), pb.Saved(), condition.Saved() };
-        if (pa != a) pa.Dispose();
-        if (pb != b) pb.Dispose();
+        pa.Dispose();
+        pb.Dispose();
         return Record(y, "Where", [saved[0], saved[1]], g =>
         {
             using var zero = ZerosLike(g);

@@ -55,7 +55,7 @@ public sealed class LogSoftmax(int dim = -1) : Module
 public sealed class Identity : Module
 {
     /// <inheritdoc />
-    public override Tensor Forward(Tensor input) => input;
+    public override Tensor Forward(Tensor input) => input.Alias();
 }
 
 /// <summary>Merges dims <see cref="StartDim"/>..<see cref="EndDim"/> into one (PyTorch's <c>nn.Flatten</c>; by default [N, …] → [N, rest]).</summary>

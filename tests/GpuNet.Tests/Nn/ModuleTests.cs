@@ -140,7 +140,11 @@ public class ModuleTests
         drop.Counter = 0; // replaying the counter replays the masks
         Assert.Equal(y1, drop.Forward(x).ToArray());
         drop.Eval();
-        Assert.Same(x, drop.Forward(x));
+        using (var e = drop.Forward(x))
+        {
+            Assert.NotSame(x, e);
+            Assert.Same(x.Storage, e.Storage);
+        }
         Assert.Throws<ArgumentOutOfRangeException>(() => new Dropout(1.0));
     }
 
