@@ -282,57 +282,6 @@ internal sealed partial class IlgpuBackend : IBackend
     // ---- elementwise -------------------------------------------------------------------------
 
     /// <inheritdoc />
-    public void Unary(UnaryOp op, StridedView x, StridedView y, double alpha = 0, double beta = 0)
-    {
-        string name = $"Unary({op})";
-        Check(name, x, null, "x");
-        Check(name, y, x.DType, "y");
-        SameShape(name, x, y);
-        var opType = op switch
-        {
-            UnaryOp.Neg => typeof(NegOp),
-            UnaryOp.Abs => typeof(AbsOp),
-            UnaryOp.Sign => typeof(SignOp),
-            UnaryOp.Exp => typeof(ExpOp),
-            UnaryOp.Log => typeof(LogOp),
-            UnaryOp.Sqrt => typeof(SqrtOp),
-            UnaryOp.Sin => typeof(SinOp),
-            UnaryOp.Cos => typeof(CosOp),
-            UnaryOp.Sigmoid => typeof(SigmoidOp),
-            UnaryOp.Tanh => typeof(TanhOp),
-            UnaryOp.Relu => typeof(ReluOp),
-            UnaryOp.Reciprocal => typeof(ReciprocalOp),
-            UnaryOp.PowScalar => typeof(PowScalarOp),
-            UnaryOp.Affine => typeof(AffineOp),
-            UnaryOp.Clamp => typeof(ClampOp),
-            _ => throw new ArgumentOutOfRangeException(nameof(op), $"Unary: unknown op {op}."),
-        };
-        switch (x.DType)
-        {
-            case DType.Float32: RunUnary(name, opType, x, y, (float)alpha, (float)beta); break;
-            case DType.Float64: RunUnary(name, opType, x, y, alpha, beta); break;
-            default:
-                // Integer parameters: clamp bounds saturate (±∞ → int range); Affine's α, β are taken as integers.
-                RunUnary(name, opType, x, y, SaturateToInt(alpha), SaturateToInt(beta));
-                break;
-        }
-    }
-
-    private void RunUnary<T>(string name, Type opType, StridedView x, StridedView y, T alpha, T beta) where T : unmanaged
-    {
-        if (Elements(name, y, out int count) && Geo.Build(y.Shape, x, y) is var (dd, ds) && Dense(dd, ds))
-        {
-            Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, T, T>>(name, KernelDefinitions.UnaryDense, typeof(T), opType)
-                (_stream, count, Run<T>(x, ds[0], count), Run<T>(y, ds[1], count), alpha, beta);
-            return;
-        }
-        var kernel = Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, T, T>>(name, KernelDefinitions.Unary, typeof(T), opType);
-        if (!Elements(name, y, out int n)) return;
-        var (d, s) = Geo.Build(y.Shape, x, y);
-        kernel(_stream, n, View<T>(x), View<T>(y), d, s[0], s[1], alpha, beta);
-    }
-
-    /// <inheritdoc />
     public void Binary(BinaryOp op, StridedView a, StridedView b, StridedView y)
     {
         string name = $"Binary({op})";

@@ -74,25 +74,10 @@ internal static partial class IlgpuKernels
     // eight 64-bit multiply-adds per operand) made a+b run at a third of the copy bandwidth.
 
     [Kernel]
-    public static void UnaryDense<T, TOp>(Index1D i, ArrayView<T> x, ArrayView<T> y, T alpha, T beta)
-        where T : unmanaged, INumber<T> where TOp : struct, IUnaryOp<T>
-    {
-        y[i] = default(TOp).Apply(x[i], alpha, beta);
-    }
-
-    [Kernel]
     public static void BinaryDense<T, TOp>(Index1D i, ArrayView<T> a, ArrayView<T> b, ArrayView<T> y)
         where T : unmanaged, INumber<T> where TOp : struct, IBinaryOp<T>
     {
         y[i] = default(TOp).Apply(a[i], b[i]);
-    }
-
-    [Kernel]
-    public static void Unary<T, TOp>(Index1D i, ArrayView<T> x, ArrayView<T> y, Dims8 d, Strides8 sx, Strides8 sy, T alpha, T beta)
-        where T : unmanaged, INumber<T> where TOp : struct, IUnaryOp<T>
-    {
-        var c = Geo.Decompose(i, d);
-        y[Geo.At(c, sy)] = default(TOp).Apply(x[Geo.At(c, sx)], alpha, beta);
     }
 
     [Kernel]

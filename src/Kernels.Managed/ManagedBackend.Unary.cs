@@ -19,8 +19,7 @@ internal sealed unsafe partial class ManagedBackend
             case DType.Float32: { var k = new UnaryRow<float>(op, alpha, beta); StridedLoop.Run(ref l, ref k); break; }
             case DType.Float64: { var k = new UnaryRow<double>(op, alpha, beta); StridedLoop.Run(ref l, ref k); break; }
             default:
-                if (op is not (UnaryOp.Neg or UnaryOp.Abs or UnaryOp.Sign or UnaryOp.Relu or UnaryOp.Affine or UnaryOp.Clamp))
-                    throw IntNotSupported($"Unary {op}");
+                if (!UnaryOps.Get(op).Integer) throw IntNotSupported($"Unary {op}");
                 { var k = new UnaryRow<int>(op, alpha, beta); StridedLoop.Run(ref l, ref k); break; }
         }
     }
