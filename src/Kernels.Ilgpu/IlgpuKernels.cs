@@ -69,9 +69,10 @@ internal static partial class IlgpuKernels
 
     // ---- elementwise -------------------------------------------------------------------------
 
-    // The *Dense forms serve the common case where every operand is one contiguous run (the host passes
-    // views already starting at their offsets): on a GPU the strided forms' coordinate arithmetic (up to
-    // eight 64-bit multiply-adds per operand) made a+b run at a third of the copy bandwidth.
+    // The *Dense forms (Binary here, Unary in IlgpuBackend.Unary.cs) serve the common case where every
+    // operand is one contiguous run (the host passes views already starting at their offsets): on a GPU
+    // the strided forms' coordinate arithmetic (up to eight 64-bit multiply-adds per operand) costs
+    // two thirds of a+b's bandwidth.
 
     [Kernel]
     public static void BinaryDense<T, TOp>(Index1D i, ArrayView<T> a, ArrayView<T> b, ArrayView<T> y)

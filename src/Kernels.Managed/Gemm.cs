@@ -11,8 +11,8 @@ namespace GpuNet.Kernels.Managed;
 /// sweeps the B panels with one A panel held in L1. Packing is where transposed, strided and
 /// broadcast operands are absorbed, so the micro-kernel only ever reads dense panels.
 /// </summary>
-// Scratch stack buffers are always written before they are read: skip zeroing them (it was a
-// visible share of small strided ops).
+// Scratch stack buffers are always written before they are read: skip zeroing them (zeroing is a
+// visible share of a small strided op).
 [SkipLocalsInit]
 internal static unsafe partial class Gemm
 {

@@ -9,8 +9,8 @@ namespace GpuNet.Kernels.Managed;
 /// <see cref="Parallel"/> only where the work is large enough to pay for the threads.
 /// All work is synchronous, so <see cref="Synchronize"/> has nothing to wait for.
 /// </summary>
-// Scratch stack buffers are always written before they are read: skip zeroing them (it was a
-// visible share of small strided ops).
+// Scratch stack buffers are always written before they are read: skip zeroing them (zeroing is a
+// visible share of a small strided op).
 [SkipLocalsInit]
 internal sealed unsafe partial class ManagedBackend : IBackend
 {

@@ -47,8 +47,8 @@ internal struct RowOperands
 /// dimensions, so there is no per-element division. Large spaces are split into chunks of
 /// rows for <see cref="WorkerPool"/>; transposing 2-D walks go tile by tile.
 /// </summary>
-// Scratch stack buffers are always written before they are read: skip zeroing them (it was a
-// visible share of small strided ops).
+// Scratch stack buffers are always written before they are read: skip zeroing them (zeroing is a
+// visible share of a small strided op).
 [SkipLocalsInit]
 internal static class StridedLoop
 {
