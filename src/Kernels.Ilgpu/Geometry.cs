@@ -62,39 +62,22 @@ internal static class Geo
     /// </summary>
     public static (Dims8 Dims, Strides8[] Strides) Build(int[] shape, params StridedView[] views)
     {
-        var dims = new List<int>();
-        var strides = new List<int>[views.Length];
-        for (int v = 0; v < views.Length; v++) strides[v] = new List<int>();
-        for (int d = 0; d < shape.Length; d++)
-        {
-            if (shape[d] == 1) continue;
-            int last = dims.Count - 1;
-            bool merge = last >= 0;
-            for (int v = 0; v < views.Length && merge; v++)
-                merge = (long)strides[v][last] == (long)views[v].Strides[d] * shape[d];
-            if (merge && (long)dims[last] * shape[d] <= int.MaxValue)
-            {
-                dims[last] *= shape[d];
-                for (int v = 0; v < views.Length; v++) strides[v][last] = views[v].Strides[d];
-            }
-            else
-            {
-                dims.Add(shape[d]);
-                for (int v = 0; v < views.Length; v++) strides[v].Add(views[v].Strides[d]);
-            }
-        }
-        var result = new Dims8 { Rank = Math.Max(dims.Count, 1) };
-        // Stored innermost first: D0 is the last axis.
+        Span<int> strides = stackalloc int[views.Length * shape.Length];
+        for (int v = 0; v < views.Length; v++) views[v].Strides.CopyTo(strides[(v * shape.Length)..]);
+        Span<long> dims = stackalloc long[StridedView.MaxRank];
+        Span<long> merged = stackalloc long[views.Length * StridedView.MaxRank];
+        int rank = StridedView.Coalesce(shape, views.Length, strides, dims, merged);
+        // Stored innermost first: D0 is the last axis. Extents fit an int: the caller checked the element count.
         Span<int> ds = stackalloc int[8];
         ds.Fill(1);
-        for (int i = 0; i < dims.Count; i++) ds[i] = dims[dims.Count - 1 - i];
-        (result.D0, result.D1, result.D2, result.D3, result.D4, result.D5, result.D6, result.D7) = (ds[0], ds[1], ds[2], ds[3], ds[4], ds[5], ds[6], ds[7]);
+        for (int i = 0; i < rank; i++) ds[i] = (int)dims[rank - 1 - i];
+        var result = new Dims8 { Rank = rank, D0 = ds[0], D1 = ds[1], D2 = ds[2], D3 = ds[3], D4 = ds[4], D5 = ds[5], D6 = ds[6], D7 = ds[7] };
         var outs = new Strides8[views.Length];
         Span<int> ss = stackalloc int[8];
         for (int v = 0; v < views.Length; v++)
         {
             ss.Clear();
-            for (int i = 0; i < dims.Count; i++) ss[i] = strides[v][dims.Count - 1 - i];
+            for (int i = 0; i < rank; i++) ss[i] = (int)merged[v * StridedView.MaxRank + rank - 1 - i];
             outs[v] = new Strides8
             {
                 Offset = views[v].Offset,

@@ -96,3 +96,108 @@ internal sealed unsafe partial class ManagedBackend
         TensorPrimitives.Subtract(y, T.Log(sum), y);
     }
 }
+
+internal sealed unsafe partial class ManagedBackend
+{
+    /// <inheritdoc />
+    /// <remarks>
+    /// One pass per row: the maximum, then the exponentials written straight into the gradient row
+    /// (or a stack chunk when no gradient is wanted), their sum, the loss and the scaling.
+    /// </remarks>
+    public void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)
+    {
+        const string op = "SoftmaxCrossEntropy";
+        CheckView(logits, op);
+        CheckView(labels, op);
+        CheckView(losses, op);
+        if (logits.Rank != 2) throw new ArgumentException($"{op}: logits must be [rows, classes], got {logits}.");
+        int rows = logits.Shape[0], classes = logits.Shape[1];
+        if (labels.Rank != 1 || labels.Shape[0] != rows || labels.DType != DType.Int32)
+            throw new ArgumentException($"{op}: labels must be int32 [{rows}], got {labels}.");
+        if (losses.Rank != 1 || losses.Shape[0] != rows) throw new ArgumentException($"{op}: losses must be [{rows}], got {losses}.");
+        CheckSameDType(op, logits, losses);
+        if (gradient is { } g)
+        {
+            CheckView(g, op);
+            if (g.Rank != 2 || g.Shape[0] != rows || g.Shape[1] != classes) throw new ArgumentException($"{op}: gradient must be [{rows},{classes}], got {g}.");
+            CheckSameDType(op, logits, g);
+        }
+        if (rows == 0) return;
+        if (classes == 0) throw new ArgumentException($"{op}: logits {logits} have no classes.");
+        switch (logits.DType)
+        {
+            case DType.Float32: RunCrossEntropy<float>(logits, labels, losses, gradient); break;
+            case DType.Float64: RunCrossEntropy<double>(logits, labels, losses, gradient); break;
+            default: throw IntNotSupported(op);
+        }
+    }
+
+    private static void RunCrossEntropy<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = logits.Shape[0];
+        if (logits.Count < StridedLoop.ParallelThreshold || WorkerPool.Threads == 1)
+        {
+            CrossEntropyRows<T>(logits, labels, losses, gradient, 0, rows);
+            return;
+        }
+        WorkerPool.ForRanges(rows, WorkerPool.Threads * 4, (r0, r1) => CrossEntropyRows<T>(logits, labels, losses, gradient, r0, r1));
+    }
+
+    private static void CrossEntropyRows<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int r0, int r1) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int classes = logits.Shape[1];
+        T* px = Ptr<T>(logits), pl = Ptr<T>(losses);
+        int* pi = Ptr<int>(labels);
+        T* pg = gradient is { } gv ? Ptr<T>(gv) : null;
+        long xs0 = logits.Strides[0], xs1 = logits.Strides[1], ls = losses.Strides[0], is0 = labels.Strides[0];
+        long gs0 = gradient?.Strides[0] ?? 0, gs1 = gradient?.Strides[1] ?? 0;
+        // Rows that are not dense go through one scratch row (x, then e^(x − max) in place).
+        T[]? scratch = xs1 == 1 && (pg == null || gs1 == 1) ? null : new T[classes];
+        Span<T> chunk = stackalloc T[Chunk];
+        for (int r = r0; r < r1; r++)
+        {
+            int label = pi[r * is0];
+            if ((uint)label >= (uint)classes)
+                throw new ArgumentOutOfRangeException(nameof(labels), $"SoftmaxCrossEntropy: label {label} of row {r} is out of range for {classes} classes.");
+            T* xr = px + r * xs0;
+            ReadOnlySpan<T> x;
+            if (scratch is null) x = new ReadOnlySpan<T>(xr, classes);
+            else
+            {
+                for (int j = 0; j < classes; j++) scratch[j] = xr[j * xs1];
+                x = scratch;
+            }
+            T max = TensorPrimitives.Max(x);
+            T picked = x[label];
+            T sum;
+            if (pg != null)
+            {
+                Span<T> e = scratch ?? new Span<T>(pg + r * gs0, classes);
+                TensorPrimitives.Subtract(x, max, e);
+                TensorPrimitives.Exp(e, e);
+                sum = TensorPrimitives.Sum<T>(e);
+                TensorPrimitives.Multiply(e, T.One / sum, e);
+                FlushSubnormals(e);
+                e[label] -= T.One;
+                if (scratch is not null)
+                {
+                    T* gr = pg + r * gs0;
+                    for (int j = 0; j < classes; j++) gr[j * gs1] = scratch[j];
+                }
+            }
+            else
+            {
+                sum = T.Zero;
+                for (int s = 0; s < classes; s += Chunk)
+                {
+                    int len = Math.Min(Chunk, classes - s);
+                    TensorPrimitives.Subtract(x.Slice(s, len), max, chunk[..len]);
+                    TensorPrimitives.Exp(chunk[..len], chunk[..len]);
+                    sum += TensorPrimitives.Sum<T>(chunk[..len]);
+                }
+            }
+            // −log softmax(x)[label] = log Σ e^(x − max) − (x[label] − max); a row of −∞ gives NaN, as log-softmax does.
+            pl[r * ls] = T.IsNegativeInfinity(max) ? T.NaN : T.Log(sum) - (picked - max);
+        }
+    }
+}

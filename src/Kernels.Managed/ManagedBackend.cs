@@ -104,16 +104,7 @@ internal sealed unsafe partial class ManagedBackend : IBackend
     private static ManagedBuffer CheckView(in StridedView v, string op)
     {
         var b = Check(v.Buffer, op);
-        long lo = v.Offset, hi = v.Offset;
-        for (int d = 0; d < v.Rank; d++)
-        {
-            if (v.Shape[d] < 0) throw new ArgumentException($"{op}: negative extent in {v}.");
-            if (v.Shape[d] == 0) return b;
-            long span = (long)(v.Shape[d] - 1) * v.Strides[d];
-            if (span < 0) lo += span; else hi += span;
-        }
-        if (lo < 0 || hi >= b.Length)
-            throw new ArgumentOutOfRangeException(nameof(v), $"{op}: view {v} addresses elements {lo}..{hi} of a buffer of {b.Length}.");
+        v.Validate(op, "operand");
         return b;
     }
 

@@ -95,28 +95,9 @@ internal static class StridedLoop
         }
         if (count == 0) { l.Rank = 1; return l; }
 
-        int r = 0;
-        for (int d = 0; d < shape.Length; d++)
-        {
-            if (shape[d] == 1) continue;
-            bool merge = r > 0;
-            if (merge)
-                for (int k = 0; k < views.Length; k++)
-                    if (l.Strides[k * StridedView.MaxRank + r - 1] != (long)views[k].Strides[d] * shape[d]) { merge = false; break; }
-            if (merge)
-            {
-                l.Shape[r - 1] *= shape[d];
-                for (int k = 0; k < views.Length; k++) l.Strides[k * StridedView.MaxRank + r - 1] = views[k].Strides[d];
-            }
-            else
-            {
-                l.Shape[r] = shape[d];
-                for (int k = 0; k < views.Length; k++) l.Strides[k * StridedView.MaxRank + r] = views[k].Strides[d];
-                r++;
-            }
-        }
-        if (r == 0) { l.Shape[0] = 1; r = 1; }
-        l.Rank = r;
+        Span<int> strides = stackalloc int[MaxOperands * StridedView.MaxRank];
+        for (int k = 0; k < views.Length; k++) views[k].Strides.CopyTo(strides[(k * shape.Length)..]);
+        l.Rank = StridedView.Coalesce(shape, views.Length, strides[..(views.Length * shape.Length)], l.Shape, l.Strides);
         return l;
     }
 

@@ -22,17 +22,14 @@ public sealed partial class Tensor
         var dtype = Promote(a.DType, b.DType);
         if (floatingOnly && !dtype.IsFloating()) dtype = DType.Float32;
         var shape = ShapeUtil.BroadcastShape(name, a.Shape, b.Shape);
-        var pa = a.To(dtype);
-        var pb = b.To(dtype);
+        // Operands in the common dtype: a conversion is an op-internal temporary; an operand already in it is used as is.
+        using var ca = a.DType == dtype ? null : a.To(dtype);
+        using var cb = b.DType == dtype ? null : b.To(dtype);
+        var pa = ca ?? a;
+        var pb = cb ?? b;
         var y = Empty(shape, dtype, a.Device, name);
         if (y.NumElements > 0) a.Backend.Binary(op, pa.BroadcastView(name, shape), pb.BroadcastView(name, shape), y.AsView());
-        // The operands in the common dtype (aliases when already in it) are op-internal: what the VJP needs is saved.
-        if (vjp is null || !WillRecord(pa, pb))
-        {
-            pa.Dispose();
-            pb.Dispose();
-            return y;
-        }
+        if (vjp is null || !WillRecord(pa, pb)) return y;
         var aShape = pa.Shape;
         var bShape = pb.Shape;
         // Only what the VJP reads is saved: an Add keeps no tensor alive, so its output's memory goes
@@ -54,8 +51,6 @@ public sealed partial class Tensor
             var grads = vjp(g, sa, sb, sy);
             return [grads[0]?.SumToShape(aShape), grads[1]?.SumToShape(bShape)];
         }, [.. owned]);
-        pa.Dispose();
-        pb.Dispose();
         return result;
     }
 
@@ -213,22 +208,18 @@ public sealed partial class Tensor
         CheckSameDevice("Where", a, b);
         var shape = ShapeUtil.BroadcastShape("Where", ShapeUtil.BroadcastShape("Where", condition.Shape, a.Shape), b.Shape);
         var dtype = Promote(a.DType, b.DType);
-        var pa = a.To(dtype);
-        var pb = b.To(dtype);
+        // Operands in the common dtype: a conversion is an op-internal temporary; an operand already in it is used as is.
+        using var ca = a.DType == dtype ? null : a.To(dtype);
+        using var cb = b.DType == dtype ? null : b.To(dtype);
+        var pa = ca ?? a;
+        var pb = cb ?? b;
         var y = Empty(shape, dtype, a.Device, "Where");
         if (y.NumElements > 0)
             a.Backend.Where(condition.BroadcastView("Where", shape), pa.BroadcastView("Where", shape), pb.BroadcastView("Where", shape), y.AsView());
-        if (!WillRecord(pa, pb))
-        {
-            pa.Dispose();
-            pb.Dispose();
-            return y;
-        }
+        if (!WillRecord(pa, pb)) return y;
         var aShape = pa.Shape;
         var bShape = pb.Shape;
         var saved = new[] { pa.Saved(), pb.Saved(), condition.Saved() };
-        pa.Dispose();
-        pb.Dispose();
         return Record(y, "Where", [saved[0], saved[1]], g =>
         {
             using var zero = ZerosLike(g);

@@ -4,58 +4,8 @@ using ILGPU.Runtime;
 
 namespace GpuNet.Kernels.Ilgpu;
 
-// The fused ops of IBackend as single ILGPU launches (MatMulEpilogue lives with MatMul). Each gives
-// what the interface's composed default body gives, in one pass over memory instead of many.
 internal sealed partial class IlgpuBackend
 {
-    /// <inheritdoc />
-    public void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)
-    {
-        const string name = "SoftmaxCrossEntropy";
-        Check(name, logits, null, "logits");
-        Check(name, labels, DType.Int32, "labels");
-        Check(name, losses, logits.DType, "losses");
-        RequireRank(name, logits, 2, "logits = [rows, classes]");
-        RequireRank(name, labels, 1, "labels = [rows]");
-        RequireRank(name, losses, 1, "losses = [rows]");
-        if (!logits.DType.IsFloating()) throw new NotSupportedException($"{name}: needs floating logits, got int32 {Shape(logits)}.");
-        int rows = logits.Shape[0], classes = logits.Shape[1];
-        if (labels.Shape[0] != rows || losses.Shape[0] != rows)
-            throw new ArgumentException($"{name}: logits {Shape(logits)}, labels {Shape(labels)} and losses {Shape(losses)} must agree on the rows ({rows}).");
-        if (gradient is { } gv)
-        {
-            Check(name, gv, logits.DType, "gradient");
-            SameShape(name, gv, logits);
-        }
-        if (rows == 0) return;
-        if (classes == 0) throw new ArgumentException($"{name}: logits {Shape(logits)} have no classes.");
-        CheckLaunchSize(name, rows);
-        if (logits.DType == DType.Float32) RunXent<float>(logits, labels, losses, gradient, rows, classes);
-        else RunXent<double>(logits, labels, losses, gradient, rows, classes);
-    }
-
-    private void RunXent<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int rows, int classes) where T : unmanaged
-    {
-        var r = new Rows { Outer = rows, N = classes, Inner = 1, M = 1 };
-        var ax = new Axis3 { Offset = logits.Offset, SO = logits.Strides[0], SN = logits.Strides[1] };
-        var al = new Axis3 { Offset = labels.Offset, SO = labels.Strides[0] };
-        var aloss = new Axis3 { Offset = losses.Offset, SO = losses.Strides[0] };
-        // Without a gradient the kernel never writes through it: pass the losses as a stand-in.
-        var ag = gradient is { } g ? new Axis3 { Offset = g.Offset, SO = g.Strides[0], SN = g.Strides[1] } : default;
-        var gradView = gradient is { } g2 ? View<T>(g2) : View<T>(losses);
-        int writeGrad = gradient is null ? 0 : 1;
-        if (UseRowGroups(classes, 1, 0, rows))
-        {
-            Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<int>, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, Axis3, Axis3, int>>(
-                "SoftmaxCrossEntropy", KernelDefinitions.SoftmaxXentRows, typeof(T), typeof(ExpLog))
-                (_stream, new KernelConfig(rows, _rowGroup), View<T>(logits), View<int>(labels), View<T>(losses), gradView, r, ax, al, aloss, ag, writeGrad);
-            return;
-        }
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, Axis3, Axis3, int>>(
-            "SoftmaxCrossEntropy", KernelDefinitions.SoftmaxXent, typeof(T), typeof(ExpLog))
-            (_stream, rows, View<T>(logits), View<int>(labels), View<T>(losses), gradView, r, ax, al, aloss, ag, writeGrad);
-    }
-
     /// <inheritdoc />
     public void AdamStep(StridedView param, StridedView grad, StridedView m, StridedView v, AdamParameters hp)
     {
@@ -126,40 +76,6 @@ internal sealed partial class IlgpuBackend
         Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, SgdScalars>>(
             "SgdMomentumStep", KernelDefinitions.SgdMomentumStep, typeof(T), typeof(FloatMath))
             (_stream, count, View<T>(param), View<T>(grad), View<T>(buffer), d, s[0], s[1], s[2], h);
-
-    /// <inheritdoc />
-    /// <remarks>One elementwise launch for dz, then the row sum through <see cref="Reduce"/> (the composed body takes three or four launches).</remarks>
-    public void ActivationBackward(StridedView grad, StridedView output, Activation activation, StridedView dz, StridedView? biasGrad)
-    {
-        const string name = "ActivationBackward";
-        Check(name, grad, null, "grad");
-        Check(name, output, grad.DType, "output");
-        Check(name, dz, grad.DType, "dz");
-        RequireRank(name, grad, 2, "grad = [rows, features]");
-        SameShape(name, output, grad);
-        SameShape(name, dz, grad);
-        if (!grad.DType.IsFloating()) throw new NotSupportedException($"{name}: needs floating gradients, got int32 {Shape(grad)}.");
-        int rows = grad.Shape[0], features = grad.Shape[1];
-        if (biasGrad is { } db)
-        {
-            Check(name, db, grad.DType, "biasGrad");
-            if (db.Rank != 1 || db.Shape[0] != features) throw new ArgumentException($"{name}: biasGrad {Shape(db)} must be [{features}].");
-        }
-        if (Elements(name, grad, out int count))
-        {
-            var (d, s) = Geo.Build(grad.Shape, grad, output, dz);
-            if (grad.DType == DType.Float32) RunActivationGrad<float>(grad, output, dz, count, d, s, (int)activation);
-            else RunActivationGrad<double>(grad, output, dz, count, d, s, (int)activation);
-        }
-        if (biasGrad is { } b)
-            Reduce(ReduceOp.Sum, new StridedView(dz.Buffer, [1, rows, features], [0, dz.Strides[0], dz.Strides[1]], dz.Offset),
-                new StridedView(b.Buffer, [1, features], [0, b.Strides[0]], b.Offset));
-    }
-
-    private void RunActivationGrad<T>(StridedView grad, StridedView output, StridedView dz, int count, Dims8 d, Strides8[] s, int activation) where T : unmanaged =>
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, int>>(
-            "ActivationBackward", KernelDefinitions.ActivationGrad, typeof(T), typeof(FloatMath))
-            (_stream, count, View<T>(grad), View<T>(output), View<T>(dz), d, s[0], s[1], s[2], activation);
 
     /// <inheritdoc />
     public void RmsPropStep(StridedView param, StridedView grad, StridedView square, StridedView? gradAvg, StridedView? buffer, RmsPropParameters hp)

@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace GpuNet.Kernels.Managed;
@@ -131,108 +134,6 @@ internal sealed unsafe partial class ManagedBackend
     private static T Flush<T>(T x, T tiny) where T : unmanaged, IFloatingPointIeee754<T> => T.Abs(x) < tiny ? T.Zero : x;
 
     /// <inheritdoc />
-    /// <remarks>
-    /// One pass per row: the maximum, then the exponentials written straight into the gradient row
-    /// (or a stack chunk when no gradient is wanted), their sum, the loss and the scaling.
-    /// </remarks>
-    public void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)
-    {
-        const string op = "SoftmaxCrossEntropy";
-        CheckView(logits, op);
-        CheckView(labels, op);
-        CheckView(losses, op);
-        if (logits.Rank != 2) throw new ArgumentException($"{op}: logits must be [rows, classes], got {logits}.");
-        int rows = logits.Shape[0], classes = logits.Shape[1];
-        if (labels.Rank != 1 || labels.Shape[0] != rows || labels.DType != DType.Int32)
-            throw new ArgumentException($"{op}: labels must be int32 [{rows}], got {labels}.");
-        if (losses.Rank != 1 || losses.Shape[0] != rows) throw new ArgumentException($"{op}: losses must be [{rows}], got {losses}.");
-        CheckSameDType(op, logits, losses);
-        if (gradient is { } g)
-        {
-            CheckView(g, op);
-            if (g.Rank != 2 || g.Shape[0] != rows || g.Shape[1] != classes) throw new ArgumentException($"{op}: gradient must be [{rows},{classes}], got {g}.");
-            CheckSameDType(op, logits, g);
-        }
-        if (rows == 0) return;
-        if (classes == 0) throw new ArgumentException($"{op}: logits {logits} have no classes.");
-        switch (logits.DType)
-        {
-            case DType.Float32: RunCrossEntropy<float>(logits, labels, losses, gradient); break;
-            case DType.Float64: RunCrossEntropy<double>(logits, labels, losses, gradient); break;
-            default: throw IntNotSupported(op);
-        }
-    }
-
-    private static void RunCrossEntropy<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int rows = logits.Shape[0];
-        if (logits.Count < StridedLoop.ParallelThreshold || WorkerPool.Threads == 1)
-        {
-            CrossEntropyRows<T>(logits, labels, losses, gradient, 0, rows);
-            return;
-        }
-        WorkerPool.ForRanges(rows, WorkerPool.Threads * 4, (r0, r1) => CrossEntropyRows<T>(logits, labels, losses, gradient, r0, r1));
-    }
-
-    private static void CrossEntropyRows<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int r0, int r1) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int classes = logits.Shape[1];
-        T* px = Ptr<T>(logits), pl = Ptr<T>(losses);
-        int* pi = Ptr<int>(labels);
-        T* pg = gradient is { } gv ? Ptr<T>(gv) : null;
-        long xs0 = logits.Strides[0], xs1 = logits.Strides[1], ls = losses.Strides[0], is0 = labels.Strides[0];
-        long gs0 = gradient?.Strides[0] ?? 0, gs1 = gradient?.Strides[1] ?? 0;
-        // Rows that are not dense go through one scratch row (x, then e^(x − max) in place).
-        T[]? scratch = xs1 == 1 && (pg == null || gs1 == 1) ? null : new T[classes];
-        Span<T> chunk = stackalloc T[Chunk];
-        for (int r = r0; r < r1; r++)
-        {
-            int label = pi[r * is0];
-            if ((uint)label >= (uint)classes)
-                throw new ArgumentOutOfRangeException(nameof(labels), $"SoftmaxCrossEntropy: label {label} of row {r} is out of range for {classes} classes.");
-            T* xr = px + r * xs0;
-            ReadOnlySpan<T> x;
-            if (scratch is null) x = new ReadOnlySpan<T>(xr, classes);
-            else
-            {
-                for (int j = 0; j < classes; j++) scratch[j] = xr[j * xs1];
-                x = scratch;
-            }
-            T max = TensorPrimitives.Max(x);
-            T picked = x[label];
-            T sum;
-            if (pg != null)
-            {
-                Span<T> e = scratch ?? new Span<T>(pg + r * gs0, classes);
-                TensorPrimitives.Subtract(x, max, e);
-                TensorPrimitives.Exp(e, e);
-                sum = TensorPrimitives.Sum<T>(e);
-                TensorPrimitives.Multiply(e, T.One / sum, e);
-                FlushSubnormals(e);
-                e[label] -= T.One;
-                if (scratch is not null)
-                {
-                    T* gr = pg + r * gs0;
-                    for (int j = 0; j < classes; j++) gr[j * gs1] = scratch[j];
-                }
-            }
-            else
-            {
-                sum = T.Zero;
-                for (int s = 0; s < classes; s += Chunk)
-                {
-                    int len = Math.Min(Chunk, classes - s);
-                    TensorPrimitives.Subtract(x.Slice(s, len), max, chunk[..len]);
-                    TensorPrimitives.Exp(chunk[..len], chunk[..len]);
-                    sum += TensorPrimitives.Sum<T>(chunk[..len]);
-                }
-            }
-            // −log softmax(x)[label] = log Σ e^(x − max) − (x[label] − max); a row of −∞ gives NaN, as log-softmax does.
-            pl[r * ls] = T.IsNegativeInfinity(max) ? T.NaN : T.Log(sum) - (picked - max);
-        }
-    }
-
-    /// <inheritdoc />
     /// <remarks>One pass over the four tensors: each element is read once and written once (param, m, v); subnormal moments are stored as zero.</remarks>
     public void AdamStep(StridedView param, StridedView grad, StridedView m, StridedView v, AdamParameters hp)
     {
@@ -315,6 +216,117 @@ internal sealed unsafe partial class ManagedBackend
                 mi = Flush(mi, _tiny);
                 vi = Flush(vi, _tiny);
                 pi += _negStep * (mi / (T.Sqrt(vi) * _invSqrtBc2 + _eps));
+            }
+        }
+    }
+}
+
+internal sealed unsafe partial class ManagedBackend
+{
+    /// <inheritdoc />
+    /// <remarks>
+    /// Dense operands take one pass that reads and writes each element once (the composed body makes
+    /// a dozen passes), threaded from 32k elements like Adam's; other layouts take the composed body.
+    /// </remarks>
+    public void RmsPropStep(StridedView param, StridedView grad, StridedView square, StridedView? gradAvg, StridedView? buffer, RmsPropParameters hp)
+    {
+        const string op = "RmsPropStep";
+        var views = new List<StridedView> { param, grad, square };
+        if (hp.Centered) views.Add(gradAvg ?? throw new ArgumentException($"{op}: a centered step needs the gradient average."));
+        if (hp.Momentum > 0) views.Add(buffer ?? throw new ArgumentException($"{op}: a step with momentum {hp.Momentum} needs the momentum buffer."));
+        foreach (var v in views)
+        {
+            CheckView(v, op);
+            CheckSameDType(op, param, v);
+            if (v.Count != param.Count) throw new ArgumentException($"{op}: {v} and param {param} differ in size.");
+        }
+        if (!param.DType.IsFloating()) throw IntNotSupported(op);
+        if (param.Count == 0) return;
+        if (!views.TrueForAll(v => v.IsContiguous))
+        {
+            ComposedOps.RmsPropStep(this, param, grad, square, gradAvg, buffer, hp);
+            return;
+        }
+        int n = checked((int)param.Count);
+        if (param.DType == DType.Float32) RunRmsProp<float>(param, grad, square, gradAvg, buffer, hp, n);
+        else RunRmsProp<double>(param, grad, square, gradAvg, buffer, hp, n);
+    }
+
+    private static void RunRmsProp<T>(StridedView param, StridedView grad, StridedView square, StridedView? gradAvg, StridedView? buffer, RmsPropParameters hp, int n)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var k = new RmsPropKernel<T>(hp, Ptr<T>(param), Ptr<T>(grad), Ptr<T>(square),
+            hp.Centered ? Ptr<T>(gradAvg!.Value) : null, hp.Momentum > 0 ? Ptr<T>(buffer!.Value) : null);
+        if (n < AdaptiveStepParallelThreshold || WorkerPool.Threads == 1)
+        {
+            k.Run(0, n);
+            return;
+        }
+        WorkerPool.ForRanges(n, WorkerPool.Threads * 2, k.Run);
+    }
+
+    /// <summary>PyTorch's RMSprop for elements [i0, i1), each read and written once.</summary>
+    private readonly struct RmsPropKernel<T>(RmsPropParameters hp, T* p, T* g, T* s, T* a, T* b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly T _alpha = T.CreateTruncating(hp.Alpha), _oneMinusAlpha = T.CreateTruncating(1 - hp.Alpha),
+            _eps = T.CreateTruncating(hp.Epsilon), _wd = T.CreateTruncating(hp.WeightDecay), _momentum = T.CreateTruncating(hp.Momentum),
+            _negLr = T.CreateTruncating(-hp.LearningRate), _tiny = Subnormals.MinNormal<T>();
+        private readonly bool _decay = hp.WeightDecay != 0;
+
+        public void Run(int i0, int i1)
+        {
+            int i = i0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var alpha = Vector256.Create(_alpha); var oma = Vector256.Create(_oneMinusAlpha); var eps = Vector256.Create(_eps);
+                var wd = Vector256.Create(_wd); var mu = Vector256.Create(_momentum); var negLr = Vector256.Create(_negLr); var tiny = Vector256.Create(_tiny);
+                for (; i <= i1 - Vector256<T>.Count; i += Vector256<T>.Count)
+                {
+                    var pv = Vector256.Load(p + i);
+                    var d = Vector256.Load(g + i);
+                    if (_decay) d = wd * pv + d;
+                    var sv = Flush(alpha * Vector256.Load(s + i) + oma * (d * d), tiny);
+                    sv.Store(s + i);
+                    Vector256<T> den;
+                    if (a != null)
+                    {
+                        var av = Flush(alpha * Vector256.Load(a + i) + oma * d, tiny);
+                        av.Store(a + i);
+                        den = Vector256.Sqrt(sv - av * av);
+                    }
+                    else den = Vector256.Sqrt(sv);
+                    var r = d / (den + eps);
+                    if (b != null)
+                    {
+                        var bv = Flush(mu * Vector256.Load(b + i) + r, tiny);
+                        bv.Store(b + i);
+                        r = bv;
+                    }
+                    (pv + negLr * r).Store(p + i);
+                }
+            }
+            for (; i < i1; i++)
+            {
+                T pv = p[i], d = g[i];
+                if (_decay) d = _wd * pv + d;
+                T sv = Flush(_alpha * s[i] + _oneMinusAlpha * (d * d), _tiny);
+                s[i] = sv;
+                T den;
+                if (a != null)
+                {
+                    T av = Flush(_alpha * a[i] + _oneMinusAlpha * d, _tiny);
+                    a[i] = av;
+                    den = T.Sqrt(sv - av * av);
+                }
+                else den = T.Sqrt(sv);
+                T r = d / (den + _eps);
+                if (b != null)
+                {
+                    T bv = Flush(_momentum * b[i] + r, _tiny);
+                    b[i] = bv;
+                    r = bv;
+                }
+                p[i] = pv + _negLr * r;
             }
         }
     }
