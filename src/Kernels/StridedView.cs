@@ -75,20 +75,30 @@ public readonly struct StridedView
     /// unless no extent is negative and every element the view addresses lies inside its buffer: what each
     /// backend checks of every operand before it touches memory.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     internal void Validate(string op, string name)
     {
-        if (Shape is null || Strides is null) throw new ArgumentException($"{op}: {name} is an uninitialised view.");
+        if (Shape is null || Strides is null) ThrowInvalid(op, name, 0, 0);
         long lo = Offset, hi = Offset;
-        for (int d = 0; d < Rank; d++)
+        for (int d = 0; d < Shape!.Length; d++)
         {
-            if (Shape[d] < 0) throw new ArgumentException($"{op}: {name} has a negative dimension: {this}.");
-            if (Shape[d] == 0) return; // addresses nothing
-            long span = (long)(Shape[d] - 1) * Strides[d];
+            int n = Shape[d];
+            if (n <= 0)
+            {
+                if (n < 0) ThrowInvalid(op, name, 0, 0);
+                return; // addresses nothing
+            }
+            long span = (long)(n - 1) * Strides![d];
             if (span < 0) lo += span; else hi += span;
         }
-        if (lo < 0 || hi >= Buffer.Length)
-            throw new ArgumentException($"{op}: {name} view {this} reaches elements [{lo}, {hi}] outside its buffer of {Buffer.Length}.");
+        if (lo < 0 || hi >= Buffer.Length) ThrowInvalid(op, name, lo, hi);
     }
+
+    // Kept out of Validate so that the check itself stays small enough to inline into every op.
+    private void ThrowInvalid(string op, string name, long lo, long hi) => throw new ArgumentException(
+        Shape is null || Strides is null ? $"{op}: {name} is an uninitialised view."
+        : Array.Exists(Shape, d => d < 0) ? $"{op}: {name} has a negative dimension: {this}."
+        : $"{op}: {name} view {this} reaches elements [{lo}, {hi}] outside its buffer of {Buffer.Length}.");
 
     /// <summary>
     /// Coalesces <paramref name="operands"/> views that share <paramref name="shape"/> (<paramref name="strides"/>: each operand's
