@@ -3,8 +3,7 @@
 # e.g. PoCL on a machine without a GPU: apt-get install pocl-opencl-icd ocl-icd-libopencl1.
 # GPUNET_OPENCL_FORCE=1 lets ILGPU use a device it would skip (PoCL lacks the generic address space);
 # GPUNET_TEST_DEVICES=opencl runs each device theory on OpenCL only. Collections run one at a time:
-# PoCL already spreads every kernel over all cores, and one test (SpecialValueTests' NaN case) was
-# seen to fail about one run in three when collections ran in parallel (see the README's Tests).
+# PoCL already spreads every kernel over all cores.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 dotnet build tests/GpuNet.Tests -c Release -nologo -v quiet > /dev/null || exit 1

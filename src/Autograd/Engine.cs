@@ -12,11 +12,18 @@ public static class Engine
     /// Leaf gradients are accumulated into their leaves unless <paramref name="capture"/> is given,
     /// in which case the total gradient reaching each captured node is returned instead (and no leaf is touched).
     /// </summary>
+    /// <remarks>
+    /// Ownership is simple: every gradient value the engine holds is its own — the seeds, what each
+    /// <see cref="Node{T}.Backward"/> returns (never its argument, never one value twice) and the sums it
+    /// makes — and each is handed on exactly once: to a leaf (<see cref="LeafNode{T}.Accumulate"/> takes
+    /// it), to the caller (a captured gradient), or to <see cref="IGradientArithmetic{T}.Free"/>. Values that
+    /// share memory (a tensor and its alias) keep it alive through their own reference counts.
+    /// </remarks>
     /// <param name="roots">Nodes whose gradient is seeded.</param>
-    /// <param name="seeds">One gradient per root.</param>
+    /// <param name="seeds">One gradient per root; the engine takes them.</param>
     /// <param name="arithmetic">How gradients add and are freed.</param>
     /// <param name="retainGraph">Keep the graph for another backward; otherwise every visited node is released.</param>
-    /// <param name="createGraph">The backward pass is itself being recorded: nothing may be freed, since later gradients reference it.</param>
+    /// <param name="createGraph">The backward pass is itself being recorded: nothing is freed, since later gradients reference it.</param>
     /// <param name="capture">Nodes whose total incoming gradient is returned (for <c>Autograd.Grad</c>); null to accumulate into leaves.</param>
     public static T?[] Backward<T>(
         IReadOnlyList<Node<T>> roots, IReadOnlyList<T> seeds, IGradientArithmetic<T> arithmetic,
@@ -29,103 +36,60 @@ public static class Engine
                 throw new InvalidOperationException(
                     $"Backward through '{node.Name}' a second time: its saved values were already freed. " +
                     "Pass retainGraph: true to the first Backward if you need to backward twice.");
-
-        var pending = new Dictionary<Node<T>, T>(ReferenceEqualityComparer.Instance);
-        // A VJP may pass its incoming gradient straight through (Add, Reshape) or hand one object
-        // to two inputs, so values are reference-counted; only values the engine or a VJP created are
-        // freed — seeds belong to the caller, captured values to whoever asked for them.
-        var refs = new Dictionary<T, int>(ReferenceEqualityComparer.Instance);
-        var callerOwned = new HashSet<T>(seeds, ReferenceEqualityComparer.Instance);
-        for (int i = 0; i < roots.Count; i++) Add(roots[i], seeds[i]);
-
         var captureIndex = new Dictionary<Node<T>, int>(ReferenceEqualityComparer.Instance);
-        if (capture is not null)
-            for (int i = 0; i < capture.Count; i++) captureIndex.TryAdd(capture[i], i);
+        for (int i = 0; i < (capture?.Count ?? 0); i++) captureIndex.TryAdd(capture![i], i);
         var captured = new T?[capture?.Count ?? 0];
-
-        // With capture targets, only the part of the graph between the roots and the targets runs
-        // (and is freed): a node is needed when it is a target or one of its inputs is needed.
-        HashSet<Node<T>>? needed = null;
-        if (capture is not null)
-        {
-            needed = new HashSet<Node<T>>(ReferenceEqualityComparer.Instance);
-            for (int i = order.Count - 1; i >= 0; i--)
-            {
-                var node = order[i];
-                bool need = captureIndex.ContainsKey(node);
-                foreach (var input in node.Inputs) need |= input is not null && needed.Contains(input);
-                if (need) needed.Add(node);
-            }
-        }
-
+        var needed = capture is null ? null : Needed(order, captureIndex);
+        bool Runs(Node<T> node) => needed is null || node.Inputs.Any(input => input is not null && needed.Contains(input));
         // Saved values are checked before any VJP runs: an error then leaves no leaf half-accumulated.
         foreach (var node in order)
-            if (needed is null || node.Inputs.Any(input => input is not null && needed.Contains(input)))
-                node.CheckSaved();
+            if (Runs(node)) node.CheckSaved();
 
+        var pending = new Dictionary<Node<T>, T>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < roots.Count; i++) Add(roots[i], seeds[i]);
         foreach (var node in order)
         {
             if (!pending.Remove(node, out var grad)) continue; // no gradient reached it
-            if (captureIndex.TryGetValue(node, out int ci))
-            {
-                captured[ci] = grad;
-                callerOwned.Add(grad);
-            }
+            bool kept = captureIndex.TryGetValue(node, out int ci);
+            if (kept) captured[ci] = grad;
             if (node is LeafNode<T> leaf)
             {
-                // A gradient only the engine holds can be handed over instead of copied.
-                bool mayAdopt = !createGraph && !callerOwned.Contains(grad) && refs.TryGetValue(grad, out int holders) && holders == 1;
-                if (capture is null && leaf.Accumulate(grad, mayAdopt))
-                {
-                    refs.Remove(grad);
-                    continue;
-                }
+                if (capture is null) { leaf.Accumulate(grad); continue; }
             }
-            else if (needed is null || node.Inputs.Any(input => input is not null && needed.Contains(input)))
+            else if (Runs(node))
             {
                 var inputGrads = node.Backward(grad);
                 if (inputGrads.Length != node.Inputs.Length)
                     throw new InvalidOperationException($"Backward of '{node.Name}' returned {inputGrads.Length} gradients for {node.Inputs.Length} inputs.");
                 for (int i = 0; i < inputGrads.Length; i++)
-                {
-                    var g = inputGrads[i];
-                    if (g is null) continue;
-                    if (node.Inputs[i] is { } input) Add(input, g);
-                    else Hold(g, 0);
-                }
+                    if (inputGrads[i] is { } g) { if (node.Inputs[i] is { } input) Add(input, g); else Free(g); }
                 if (!retainGraph) node.Release();
             }
-            Hold(grad, -1);
+            if (!kept) Free(grad);
         }
-        foreach (var leftover in pending.Values) Hold(leftover, -1);
+        foreach (var leftover in pending.Values) Free(leftover);
         return captured;
 
-        void Add(Node<T> target, T g)
+        void Add(Node<T> target, T g) // fan-in: gradients along every path add up
         {
-            if (pending.TryGetValue(target, out var existing))
-            {
-                var sum = arithmetic.Add(existing, g); // fan-out: gradients along every path add up
-                Hold(sum, +1);
-                pending[target] = sum;
-                Hold(existing, -1);
-                Hold(g, 0);
-            }
-            else
-            {
-                pending[target] = g;
-                Hold(g, +1);
-            }
+            if (pending.Remove(target, out var existing)) { var sum = arithmetic.Add(existing, g); Free(existing); Free(g); g = sum; }
+            pending[target] = g;
         }
 
-        // Adjusts the count of pending slots holding g and frees it when none is left.
-        void Hold(T g, int delta)
+        void Free(T g) { if (!createGraph) arithmetic.Free(g); }
+    }
+
+    // With capture targets, only the part of the graph between the roots and the targets runs (and is
+    // freed): a node is needed when it is a target or one of its inputs is needed.
+    private static HashSet<Node<T>> Needed<T>(List<Node<T>> order, Dictionary<Node<T>, int> targets) where T : class
+    {
+        var needed = new HashSet<Node<T>>(ReferenceEqualityComparer.Instance);
+        for (int i = order.Count - 1; i >= 0; i--)
         {
-            refs.TryGetValue(g, out int count);
-            count += delta;
-            if (count > 0) { refs[g] = count; return; }
-            refs.Remove(g);
-            if (!createGraph && !callerOwned.Contains(g)) arithmetic.Free(g);
+            var node = order[i];
+            if (targets.ContainsKey(node) || node.Inputs.Any(input => input is not null && needed.Contains(input))) needed.Add(node);
         }
+        return needed;
     }
 
     /// <summary>

@@ -43,7 +43,7 @@ public abstract class Node<T> where T : class
     protected virtual void ReleaseSaved() { }
 
     /// <summary>Frees the saved state; a later <see cref="Backward"/> through this node is an error.</summary>
-    public void Release()
+    internal void Release()
     {
         if (_released) return;
         _released = true;

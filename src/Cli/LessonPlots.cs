@@ -1,4 +1,4 @@
-using GpuNet.Nn.Lessons;
+using GpuNet.Lessons;
 using ScottPlot;
 
 namespace GpuNet.Cli;

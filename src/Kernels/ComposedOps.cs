@@ -5,7 +5,7 @@ namespace GpuNet.Kernels;
 /// members (same results as a fused kernel, more launches), and the fallback a backend's fused
 /// kernel takes for layouts it does not specialise.
 /// </summary>
-public static class ComposedOps
+internal static class ComposedOps
 {
     /// <summary>y ← y + alpha·x through a scaled copy of x (two launches, one temporary).</summary>
     public static void AddScaled(IBackend backend, StridedView y, StridedView x, double alpha)

@@ -1,6 +1,4 @@
 using GpuNet.Kernels;
-using GpuNet.Kernels.Ilgpu;
-using GpuNet.Kernels.Managed;
 
 namespace GpuNet;
 
@@ -132,12 +130,7 @@ public sealed class Device
     /// <summary>The device's spec, e.g. <c>cpu</c>, <c>cuda:0</c>; <see cref="Get"/> accepts it back.</summary>
     public override string ToString() => Kind is DeviceKind.Cpu or DeviceKind.IlgpuCpu ? KindName(Kind) : $"{KindName(Kind)}:{Index}";
 
-    private static string Problem(DeviceKind kind) => (kind switch
-    {
-        DeviceKind.Cuda => IlgpuDiscovery.CudaProblem,
-        DeviceKind.OpenCL => IlgpuDiscovery.OpenClProblem,
-        _ => null,
-    }) is { } why ? $" ({why})" : "";
+    private static string Problem(DeviceKind kind) => Backends.Problem(kind) is { } why ? $" ({why})" : "";
 
     private static string Available() => string.Join(", ", All.Select(d => d.ToString()));
 
@@ -151,8 +144,9 @@ public sealed class Device
 
     private static IReadOnlyList<Device> Discover()
     {
-        var list = new List<Device> { ManagedBackend.CreateDevice() };
-        list.AddRange(IlgpuDiscovery.Discover());
+        var list = Backends.Discover();
+        if (list.Count == 0 || list[0].Kind != DeviceKind.Cpu)
+            throw new InvalidOperationException("Device: the managed CPU backend (GpuNet.Kernels.Managed) is not deployed; every application needs it.");
         return list;
     }
 }

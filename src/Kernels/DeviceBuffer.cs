@@ -12,7 +12,7 @@ public abstract class DeviceBuffer : IDisposable
     private int _disposed;
 
     /// <summary>Wraps a raw allocation of <paramref name="capacityBytes"/> rented from <paramref name="pool"/>.</summary>
-    protected DeviceBuffer(MemoryPool pool, object raw, long capacityBytes, DType dtype, long length)
+    internal DeviceBuffer(MemoryPool pool, object raw, long capacityBytes, DType dtype, long length)
     {
         _pool = pool;
         Raw = raw;
@@ -22,7 +22,7 @@ public abstract class DeviceBuffer : IDisposable
     }
 
     /// <summary>The backend's own allocation object (an array, an ILGPU buffer).</summary>
-    protected internal object Raw { get; }
+    internal object Raw { get; }
 
     /// <summary>Bytes reserved, at least <c>Length · DType.SizeOf()</c>.</summary>
     public long CapacityBytes { get; }

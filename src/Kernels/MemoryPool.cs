@@ -36,7 +36,7 @@ public sealed class MemoryPool
     private readonly Lock _lock = new();
 
     /// <summary>Creates a pool that allocates and frees raw blocks with the given functions.</summary>
-    public MemoryPool(Device device, Func<long, object> allocate, Action<object> free)
+    internal MemoryPool(Device device, Func<long, object> allocate, Action<object> free)
     {
         Device = device;
         _allocate = allocate;
@@ -97,7 +97,7 @@ public sealed class MemoryPool
     }
 
     /// <summary>Rents a block of at least <paramref name="bytes"/>; returns it with its class size.</summary>
-    public (object Raw, long Capacity) Rent(long bytes)
+    internal (object Raw, long Capacity) Rent(long bytes)
     {
         DrainFinalized();
         long size = SizeClass(Math.Max(bytes, 1));

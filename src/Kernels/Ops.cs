@@ -1,40 +1,5 @@
 namespace GpuNet.Kernels;
 
-/// <summary>Elementwise functions of one operand. <c>alpha</c>/<c>beta</c> are the scalar parameters where noted.</summary>
-public enum UnaryOp
-{
-    /// <summary>−x</summary>
-    Neg,
-    /// <summary>|x|</summary>
-    Abs,
-    /// <summary>−1, 0 or 1</summary>
-    Sign,
-    /// <summary>eˣ (floating only)</summary>
-    Exp,
-    /// <summary>ln x (floating only)</summary>
-    Log,
-    /// <summary>√x (floating only)</summary>
-    Sqrt,
-    /// <summary>sin x (floating only)</summary>
-    Sin,
-    /// <summary>cos x (floating only)</summary>
-    Cos,
-    /// <summary>1 / (1 + e⁻ˣ) (floating only)</summary>
-    Sigmoid,
-    /// <summary>tanh x (floating only)</summary>
-    Tanh,
-    /// <summary>max(x, 0)</summary>
-    Relu,
-    /// <summary>1 / x (floating only)</summary>
-    Reciprocal,
-    /// <summary>xᵅ with α = alpha (floating only)</summary>
-    PowScalar,
-    /// <summary>α·x + β: scalar add, subtract, multiply in one launch</summary>
-    Affine,
-    /// <summary>min(max(x, alpha), beta); either bound may be ±∞</summary>
-    Clamp,
-}
-
 /// <summary>Elementwise functions of two operands of the same shape (broadcast through zero strides).</summary>
 public enum BinaryOp
 {

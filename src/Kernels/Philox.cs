@@ -25,7 +25,7 @@ namespace GpuNet.Kernels;
 /// <para>u1 is never 0, so the logarithm is finite; the sine half of Box–Muller is discarded so that
 /// element k depends on counter k alone, which is what lets any thread compute any element.</para>
 /// </remarks>
-public static class Philox
+internal static class Philox
 {
     private const uint M0 = 0xD2511F53;
     private const uint M1 = 0xCD9E8D57;
@@ -114,7 +114,7 @@ public static class Philox
 /// The four 32-bit output words of one Philox-4x32 block. A plain struct of fields (not a record)
 /// so that ILGPU kernels can return and read it with no hidden members involved.
 /// </summary>
-public readonly struct Philox4x32
+internal readonly struct Philox4x32
 {
     /// <summary>Word 0.</summary>
     public readonly uint X0;

@@ -70,6 +70,72 @@ public readonly struct StridedView
         return strides;
     }
 
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> naming <paramref name="op"/> and the operand <paramref name="name"/>
+    /// unless no extent is negative and every element the view addresses lies inside its buffer: what each
+    /// backend checks of every operand before it touches memory.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal void Validate(string op, string name)
+    {
+        if (Shape is null || Strides is null) ThrowInvalid(op, name, 0, 0);
+        long lo = Offset, hi = Offset;
+        for (int d = 0; d < Shape!.Length; d++)
+        {
+            int n = Shape[d];
+            if (n <= 0)
+            {
+                if (n < 0) ThrowInvalid(op, name, 0, 0);
+                return; // addresses nothing
+            }
+            long span = (long)(n - 1) * Strides![d];
+            if (span < 0) lo += span; else hi += span;
+        }
+        if (lo < 0 || hi >= Buffer.Length) ThrowInvalid(op, name, lo, hi);
+    }
+
+    // Kept out of Validate so that the check itself stays small enough to inline into every op.
+    private void ThrowInvalid(string op, string name, long lo, long hi) => throw new ArgumentException(
+        Shape is null || Strides is null ? $"{op}: {name} is an uninitialised view."
+        : Array.Exists(Shape, d => d < 0) ? $"{op}: {name} has a negative dimension: {this}."
+        : $"{op}: {name} view {this} reaches elements [{lo}, {hi}] outside its buffer of {Buffer.Length}.");
+
+    /// <summary>
+    /// Coalesces <paramref name="operands"/> views that share <paramref name="shape"/> (<paramref name="strides"/>: each operand's
+    /// strides, operand after operand, <c>shape.Length</c> each) into the fewest dimensions that walk them in
+    /// the same row-major order: size-1 dimensions are dropped, and a dimension merges into the one before it
+    /// when every operand steps over it contiguously. Writes the extents to <paramref name="dims"/> and the
+    /// strides to <paramref name="merged"/> (operand after operand, <see cref="MaxRank"/> each), outermost
+    /// first, and returns the rank (at least 1: a single element is one dimension of extent 1, stride 0).
+    /// Both backends build their iteration spaces with it, and the tensor layer asks it whether dims collapse.
+    /// </summary>
+    internal static int Coalesce(ReadOnlySpan<int> shape, int operands, ReadOnlySpan<int> strides, Span<long> dims, Span<long> merged)
+    {
+        int rank = shape.Length, r = 0;
+        for (int d = 0; d < rank; d++)
+        {
+            if (shape[d] == 1) continue;
+            bool merge = r > 0;
+            for (int k = 0; k < operands && merge; k++)
+                merge = merged[k * MaxRank + r - 1] == (long)strides[k * rank + d] * shape[d];
+            if (merge)
+            {
+                dims[r - 1] *= shape[d];
+                for (int k = 0; k < operands; k++) merged[k * MaxRank + r - 1] = strides[k * rank + d];
+            }
+            else
+            {
+                dims[r] = shape[d];
+                for (int k = 0; k < operands; k++) merged[k * MaxRank + r] = strides[k * rank + d];
+                r++;
+            }
+        }
+        if (r > 0) return r;
+        dims[0] = 1;
+        for (int k = 0; k < operands; k++) merged[k * MaxRank] = 0;
+        return 1;
+    }
+
     /// <inheritdoc />
     public override string ToString() => $"[{string.Join(",", Shape)}] strides [{string.Join(",", Strides)}] +{Offset} {DType.Name()}";
 }

@@ -132,7 +132,7 @@ public static partial class Autograd
         // The function must be recorded to be differentiated, even when called inside NoGrad (as PyTorch's
         // functional.jacobian does); otherwise every row would silently come back zero.
         using var recording = EnableGrad();
-        var input = createGraph && x.RequiresGrad ? x : x.Detach().RequiresGrad_();
+        var input = createGraph && x.RequiresGrad ? x.Alias() : x.Detach().RequiresGrad_();
         var y = function(input);
         var rows = new List<Tensor>();
         try
@@ -150,7 +150,7 @@ public static partial class Autograd
         finally
         {
             foreach (var r in rows) r.Dispose();
-            if (input != x) input.Dispose();
+            input.Dispose();
         }
     }
 

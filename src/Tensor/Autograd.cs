@@ -34,7 +34,6 @@ public static partial class Autograd
             throw new ArgumentException($"Grad: {outputs.Count} outputs but {gradOutputs.Count} gradOutputs.");
         var roots = new List<Node<Tensor>>();
         var seeds = new List<Tensor>();
-        var madeSeeds = new List<Tensor>();
         for (int i = 0; i < outputs.Count; i++)
         {
             var o = outputs[i];
@@ -42,22 +41,11 @@ public static partial class Autograd
             o.ThrowIfModifiedSinceRecorded("Grad");
             if (o.GradNode is not { } node)
                 throw new InvalidOperationException($"Grad: output {i} ({ShapeUtil.Format(o.Shape)}) does not require grad and has no graph.");
-            Tensor seed;
-            if (gradOutputs?[i] is { } given)
-            {
-                if (!ShapeUtil.SameShape(given.Shape, o.Shape))
-                    throw new ArgumentException($"Grad: gradOutput {i} has shape {ShapeUtil.Format(given.Shape)} but output {i} has shape {ShapeUtil.Format(o.Shape)}.");
-                seed = given;
-            }
-            else
-            {
-                if (o.NumElements != 1)
-                    throw new InvalidOperationException($"Grad: output {i} has shape {ShapeUtil.Format(o.Shape)}; a gradOutput is required for outputs with more than one element.");
-                using (TensorScope.Suspend()) seed = Tensor.OnesLike(o);
-                madeSeeds.Add(seed);
-            }
+            if (gradOutputs?[i] is { } given && !ShapeUtil.SameShape(given.Shape, o.Shape))
+                throw new ArgumentException($"Grad: gradOutput {i} has shape {ShapeUtil.Format(given.Shape)} but output {i} has shape {ShapeUtil.Format(o.Shape)}.");
+            if (gradOutputs?[i] is null && o.NumElements != 1)
+                throw new InvalidOperationException($"Grad: output {i} has shape {ShapeUtil.Format(o.Shape)}; a gradOutput is required for outputs with more than one element.");
             roots.Add(node);
-            seeds.Add(seed);
         }
         var targets = new List<Node<Tensor>>();
         for (int j = 0; j < inputs.Count; j++)
@@ -66,40 +54,38 @@ public static partial class Autograd
                 throw new InvalidOperationException($"Grad: input {j} ({ShapeUtil.Format(inputs[j].Shape)}) does not require grad.");
             targets.Add(node);
         }
+        // The engine takes the seeds: aliases of the given gradOutputs, or ones.
+        using (TensorScope.Suspend())
+            for (int i = 0; i < outputs.Count; i++) seeds.Add(gradOutputs?[i]?.Alias() ?? Tensor.OnesLike(outputs[i]));
         Tensor?[] result;
-        try
+        using (var mode = createGraph ? GradMode.Enable() : GradMode.Disable())
+            result = Engine.Backward(roots, seeds, TensorGradientArithmetic.Instance, retainGraph ?? createGraph, createGraph, targets);
+        for (int j = 0; j < result.Length; j++)
         {
-            using (var mode = createGraph ? GradMode.Enable() : GradMode.Disable())
-                result = Engine.Backward(roots, seeds, TensorGradientArithmetic.Instance, retainGraph ?? createGraph, createGraph, targets);
-            // An output may also be an input: its gradient is then the seed itself, which is copied below
-            // before the seeds made here are freed (hence the finally after the loop).
-            CopyShared(result);
-        }
-        finally
-        {
-            foreach (var s in madeSeeds) s.Dispose();
-        }
-        return result;
-
-        void CopyShared(Tensor?[] result)
-        {
-            for (int j = 0; j < result.Length; j++)
+            if (result[j] is not { } r)
             {
-                if (result[j] is null)
-                {
-                    if (!allowUnused)
-                        throw new InvalidOperationException($"Grad: input {j} ({ShapeUtil.Format(inputs[j].Shape)}) was not used to compute the outputs; pass allowUnused: true to get null for it.");
-                    continue;
-                }
-                // The engine may hand out a seed or a gradient shared between two inputs: give each caller its own tensor.
-                var r = result[j]!;
-                bool shared = seeds.Contains(r) || Array.IndexOf(result, r) != j;
-                if (shared) result[j] = createGraph ? r.Clone() : r.Contiguous(forceCopy: true);
-                else if (TensorScope.Current is { } scope && r.Scope is null) scope.Register(r);
-                if (!ShapeUtil.SameShape(result[j]!.Shape, inputs[j].Shape))
-                    result[j] = result[j]!.Reshape(inputs[j].Shape);
+                if (!allowUnused)
+                    throw new InvalidOperationException($"Grad: input {j} ({ShapeUtil.Format(inputs[j].Shape)}) was not used to compute the outputs; pass allowUnused: true to get null for it.");
+                continue;
+            }
+            // Each caller gets memory of its own: a result that shares storage with another result or with a
+            // given gradOutput (an output that is also an input, a gradient passed through) is copied.
+            bool shared = gradOutputs?.Any(go => go is not null && ReferenceEquals(go.Storage, r.Storage)) == true
+                || result.Where((other, k) => k != j && other is not null && ReferenceEquals(other.Storage, r.Storage)).Any();
+            if (shared)
+            {
+                result[j] = createGraph ? r.Clone() : r.Contiguous(forceCopy: true);
+                if (!createGraph) r.Dispose();
+            }
+            else if (TensorScope.Current is { } scope && r.Scope is null) scope.Register(r);
+            if (!ShapeUtil.SameShape(result[j]!.Shape, inputs[j].Shape))
+            {
+                var shaped = result[j]!;
+                result[j] = shaped.Reshape(inputs[j].Shape);
+                if (!createGraph) shaped.Dispose();
             }
         }
+        return result;
     }
 
     /// <summary>∂output/∂input for a one-element output.</summary>

@@ -68,24 +68,19 @@ internal static class ShapeUtil
     }
 
     /// <summary>
-    /// Tries to express dims [from, to) of a strided tensor as a single dim: true when each dim's stride
-    /// equals the next dim's stride times its extent (size-1 dims are skipped).
+    /// Tries to express dims [from, to) of a strided tensor as a single dim (<see cref="Kernels.StridedView.Coalesce"/>
+    /// down to one dimension): <paramref name="count"/> elements <paramref name="stride"/> apart. Always true when
+    /// the range holds no element.
     /// </summary>
     public static bool TryCollapse(int[] shape, int[] strides, int from, int to, out int count, out int stride)
     {
         count = 1;
-        stride = 0;
-        long expected = -1;
-        for (int d = to - 1; d >= from; d--)
-        {
-            count *= shape[d];
-            if (shape[d] == 1) continue;
-            if (expected == -1) stride = strides[d];
-            else if (strides[d] != expected) return false;
-            expected = (long)strides[d] * shape[d];
-        }
-        if (count == 0) stride = 0;
-        return true;
+        for (int d = from; d < to; d++) count *= shape[d];
+        Span<long> dims = stackalloc long[Kernels.StridedView.MaxRank];
+        Span<long> merged = stackalloc long[Kernels.StridedView.MaxRank];
+        int rank = Kernels.StridedView.Coalesce(shape.AsSpan(from, to - from), 1, strides.AsSpan(from, to - from), dims, merged);
+        stride = count == 0 ? 0 : (int)merged[0];
+        return rank == 1 || count == 0;
     }
 
     public static void CheckShape(string op, int[] shape)

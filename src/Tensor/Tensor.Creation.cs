@@ -16,9 +16,6 @@ public sealed partial class Tensor
         return new Tensor(new Storage(buffer), (int[])shape.Clone(), ShapeUtil.RowMajorStrides(shape), 0);
     }
 
-    /// <summary>An uninitialised tensor like <paramref name="t"/> (same shape, dtype, device; contiguous).</summary>
-    internal static Tensor EmptyLike(Tensor t, DType? dtype = null) => Empty(t.Shape, dtype ?? t.DType, t.Device);
-
     private static Tensor Finish(Tensor t, bool requiresGrad)
     {
         if (requiresGrad) t.RequiresGrad = true;

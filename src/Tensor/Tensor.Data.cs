@@ -41,11 +41,11 @@ public sealed partial class Tensor
         ? ToArray<T>()[0]
         : throw new InvalidOperationException($"Item: only one-element tensors can be converted to a scalar; this one has shape {ShapeUtil.Format(Shape)}.");
 
-    /// <summary>This tensor if already dense row-major (or a copy when <paramref name="forceCopy"/>), else a dense copy. Gradients pass through. As in PyTorch, a no-op returns this very tensor — dispose the result only when it is a different object.</summary>
+    /// <summary>A dense row-major tensor of these elements: an <see cref="Alias"/> when this one already is (unless <paramref name="forceCopy"/>), else a copy. Gradients pass through. The caller owns the result.</summary>
     public Tensor Contiguous(bool forceCopy = false)
     {
         ThrowIfDisposed("Contiguous");
-        if (IsContiguous && !forceCopy) return this;
+        if (IsContiguous && !forceCopy) return Alias();
         var y = Empty(Shape, DType, Device, "Contiguous");
         if (NumElements > 0) Backend.Copy(AsView(), y.AsView());
         return Record(y, "Contiguous", [this], g => [g]);
@@ -54,11 +54,11 @@ public sealed partial class Tensor
     /// <summary>A dense copy that stays in the graph (gradients pass through).</summary>
     public Tensor Clone() => Contiguous(forceCopy: true);
 
-    /// <summary>A copy converted to <paramref name="dtype"/>. Gradients flow back converted. As in PyTorch, a no-op returns this very tensor — dispose the result only when it is a different object.</summary>
+    /// <summary>The elements converted to <paramref name="dtype"/> (an <see cref="Alias"/> when they already are). Gradients flow back converted. The caller owns the result.</summary>
     public Tensor To(DType dtype)
     {
         ThrowIfDisposed("To");
-        if (dtype == DType) return this;
+        if (dtype == DType) return Alias();
         var y = Empty(Shape, dtype, Device, "To");
         if (NumElements > 0) Backend.Copy(AsView(), y.AsView());
         var from = DType;
@@ -66,22 +66,15 @@ public sealed partial class Tensor
         return Record(y, $"To({dtype.Name()})", [this], g => [g.To(from)]);
     }
 
-    /// <summary>A copy on <paramref name="device"/>. Gradients flow back to the original device. As in PyTorch, a no-op returns this very tensor — dispose the result only when it is a different object.</summary>
+    /// <summary>A copy on <paramref name="device"/> (an <see cref="Alias"/> when already there). Gradients flow back to the original device. The caller owns the result.</summary>
     public Tensor To(Device device)
     {
         ThrowIfDisposed("To");
         ArgumentNullException.ThrowIfNull(device);
-        if (device == Device) return this;
-        var dense = Contiguous(); // staged from this tensor's own memory when it is already dense
+        if (device == Device) return Alias();
         var y = Empty(Shape, DType, device, "To");
-        try
-        {
+        using (var dense = Contiguous()) // staged from this tensor's own memory when it is already dense
             if (NumElements > 0) TransferTo(dense, y);
-        }
-        finally
-        {
-            if (dense != this) dense.Dispose();
-        }
         var from = Device;
         return Record(y, $"To({device})", [this], g => [g.To(from)]);
     }

@@ -2,147 +2,10 @@ using GpuNet.Kernels;
 
 namespace GpuNet;
 
-// Elementwise ops. Each public op is its forward (one backend launch) followed by its VJP, written
-// in tensor ops so that it can itself be differentiated.
+// Elementwise ops of two operands (the unary ones are in Tensor.Unary.cs). Each public op is its forward
+// (one backend launch) followed by its VJP, written in tensor ops so that it can itself be differentiated.
 public sealed partial class Tensor
 {
-    private Tensor Map(string name, UnaryOp op, double alpha = 0, double beta = 0, bool floatingOnly = true)
-    {
-        ThrowIfDisposed(name);
-        if (floatingOnly && !DType.IsFloating())
-            throw new NotSupportedException($"{name}: dtype {DType.Name()} is not supported (expected float32 or float64) for the tensor of shape {ShapeUtil.Format(Shape)}; convert it with To(DType.Float32).");
-        var y = Empty(Shape, DType, Device, name);
-        if (NumElements > 0) Backend.Unary(op, AsView(), y.AsView(), alpha, beta);
-        return y;
-    }
-
-    private Tensor? GradIf(Func<Tensor> compute) => RequiresGrad ? compute() : null;
-
-    /// <summary>−x.</summary>
-    public Tensor Neg()
-    {
-        var y = Map("Neg", UnaryOp.Neg, floatingOnly: false);
-        return Record(y, "Neg", [this], g => [g.Neg()]);
-    }
-
-    /// <summary>|x|; the gradient at 0 is 0 (sign(0) = 0), as in PyTorch.</summary>
-    public Tensor Abs()
-    {
-        var y = Map("Abs", UnaryOp.Abs, floatingOnly: false);
-        return Record(y, "Abs", [this], [this], (g, s) => [g * s[0].Sign()]);
-    }
-
-    /// <summary>−1, 0 or +1; its gradient is zero everywhere.</summary>
-    public Tensor Sign()
-    {
-        var y = Map("Sign", UnaryOp.Sign, floatingOnly: false);
-        return Record(y, "Sign", [this], g => [ZerosLike(g)]);
-    }
-
-    /// <summary>eˣ.</summary>
-    public Tensor Exp()
-    {
-        var y = Map("Exp", UnaryOp.Exp);
-        return Record(y, "Exp", [this], [y], (g, s) => [g * s[0]]);
-    }
-
-    /// <summary>ln x.</summary>
-    public Tensor Log()
-    {
-        var y = Map("Log", UnaryOp.Log);
-        return Record(y, "Log", [this], [this], (g, s) => [g / s[0]]);
-    }
-
-    /// <summary>√x.</summary>
-    public Tensor Sqrt()
-    {
-        var y = Map("Sqrt", UnaryOp.Sqrt);
-        return Record(y, "Sqrt", [this], [y], (g, s) => [g * 0.5 / s[0]]);
-    }
-
-    /// <summary>sin x.</summary>
-    public Tensor Sin()
-    {
-        var y = Map("Sin", UnaryOp.Sin);
-        return Record(y, "Sin", [this], [this], (g, s) => [g * s[0].Cos()]);
-    }
-
-    /// <summary>cos x.</summary>
-    public Tensor Cos()
-    {
-        var y = Map("Cos", UnaryOp.Cos);
-        return Record(y, "Cos", [this], [this], (g, s) => [-(g * s[0].Sin())]);
-    }
-
-    /// <summary>The logistic function 1 / (1 + e⁻ˣ).</summary>
-    public Tensor Sigmoid()
-    {
-        var y = Map("Sigmoid", UnaryOp.Sigmoid);
-        return Record(y, "Sigmoid", [this], [y], (g, s) => [g * s[0] * (1.0 - s[0])]);
-    }
-
-    /// <summary>tanh x.</summary>
-    public Tensor Tanh()
-    {
-        var y = Map("Tanh", UnaryOp.Tanh);
-        return Record(y, "Tanh", [this], [y], (g, s) => [g * (1.0 - s[0] * s[0])]);
-    }
-
-    /// <summary>max(x, 0); the gradient at 0 is 0, as in PyTorch.</summary>
-    public Tensor Relu()
-    {
-        var y = Map("Relu", UnaryOp.Relu, floatingOnly: false);
-        return Record(y, "Relu", [this], [this], (g, s) => [g * s[0].Gt(0)]);
-    }
-
-    /// <summary>1 / x.</summary>
-    public Tensor Reciprocal()
-    {
-        var y = Map("Reciprocal", UnaryOp.Reciprocal);
-        return Record(y, "Reciprocal", [this], [y], (g, s) => [-(g * s[0] * s[0])]);
-    }
-
-    /// <summary>xᵖ for a scalar exponent.</summary>
-    public Tensor Pow(double exponent)
-    {
-        if (exponent == 1) return Affine(1, 0);
-        var y = Map("Pow", UnaryOp.PowScalar, exponent);
-        // x⁰ is constant: its gradient is 0 everywhere (PyTorch's rule), not 0 · x⁻¹, which is NaN at 0.
-        if (exponent == 0) return Record(y, "Pow", [this], g => [ZerosLike(g)]);
-        return Record(y, "Pow", [this], [this], (g, s) => [g * exponent * s[0].Pow(exponent - 1)]);
-    }
-
-    /// <summary>xᵉ elementwise with a tensor exponent (broadcast).</summary>
-    public Tensor Pow(Tensor exponent) => ElementwiseBinary("Pow", BinaryOp.Pow, this, exponent, (g, a, b, y) =>
-        [a.RequiresGrad ? g * b * a.Pow(b - 1.0) : null,
-         b.RequiresGrad ? g * y * a.Log() : null], floatingOnly: true);
-
-    /// <summary>α·x + β in one launch: the scalar forms of + − × ÷.</summary>
-    internal Tensor Affine(double alpha, double beta)
-    {
-        if (!DType.IsFloating() && (alpha != Math.Round(alpha) || beta != Math.Round(beta)))
-        {
-            using var promoted = To(DType.Float32);
-            return promoted.Affine(alpha, beta);
-        }
-        var y = Map("Affine", UnaryOp.Affine, alpha, beta, floatingOnly: false);
-        return Record(y, "Affine", [this], g => [g.Affine(alpha, 0)]);
-    }
-
-    /// <summary>Limits values to [min, max] (either may be null). The gradient passes where min ≤ x ≤ max, as in PyTorch.</summary>
-    public Tensor Clamp(double? min = null, double? max = null)
-    {
-        if (min is { } lo && max is { } hi && lo > hi)
-            throw new ArgumentException($"Clamp: min {lo} is greater than max {hi}.");
-        double a = min ?? double.NegativeInfinity, b = max ?? double.PositiveInfinity;
-        var y = Map("Clamp", UnaryOp.Clamp, a, b, floatingOnly: false);
-        return Record(y, "Clamp", [this], [this], (g, s) =>
-        {
-            using var inRange = s[0].Ge(a) * s[0].Le(b);
-            return [g * inRange];
-        });
-    }
-
     // ---- binary ops ----
 
     private delegate Tensor?[] BinaryVjp(Tensor g, Tensor a, Tensor b, Tensor y);
@@ -159,17 +22,14 @@ public sealed partial class Tensor
         var dtype = Promote(a.DType, b.DType);
         if (floatingOnly && !dtype.IsFloating()) dtype = DType.Float32;
         var shape = ShapeUtil.BroadcastShape(name, a.Shape, b.Shape);
-        var pa = a.To(dtype);
-        var pb = b.To(dtype);
+        // Operands in the common dtype: a conversion is an op-internal temporary; an operand already in it is used as is.
+        using var ca = a.DType == dtype ? null : a.To(dtype);
+        using var cb = b.DType == dtype ? null : b.To(dtype);
+        var pa = ca ?? a;
+        var pb = cb ?? b;
         var y = Empty(shape, dtype, a.Device, name);
         if (y.NumElements > 0) a.Backend.Binary(op, pa.BroadcastView(name, shape), pb.BroadcastView(name, shape), y.AsView());
-        // Promoted copies are op-internal: the node owns them when recording, else they go now.
-        if (vjp is null || !WillRecord(pa, pb))
-        {
-            if (pa != a) pa.Dispose();
-            if (pb != b) pb.Dispose();
-            return y;
-        }
+        if (vjp is null || !WillRecord(pa, pb)) return y;
         var aShape = pa.Shape;
         var bShape = pb.Shape;
         // Only what the VJP reads is saved: an Add keeps no tensor alive, so its output's memory goes
@@ -191,8 +51,6 @@ public sealed partial class Tensor
             var grads = vjp(g, sa, sb, sy);
             return [grads[0]?.SumToShape(aShape), grads[1]?.SumToShape(bShape)];
         }, [.. owned]);
-        if (pa != a) pa.Dispose();
-        if (pb != b) pb.Dispose();
         return result;
     }
 
@@ -205,10 +63,10 @@ public sealed partial class Tensor
         : a == DType.Float32 || b == DType.Float32 ? DType.Float32
         : DType.Int32;
 
-    /// <summary>Sums a (broadcast) gradient back down to <paramref name="shape"/>: the one place broadcasting is undone.</summary>
+    /// <summary>Sums a (broadcast) gradient back down to <paramref name="shape"/>: the one place broadcasting is undone. The caller owns the result.</summary>
     internal Tensor SumToShape(int[] shape)
     {
-        if (ShapeUtil.SameShape(Shape, shape)) return this;
+        if (ShapeUtil.SameShape(Shape, shape)) return Alias();
         int lead = Rank - shape.Length;
         var dims = new List<int>();
         for (int i = 0; i < Rank; i++)
@@ -350,22 +208,18 @@ public sealed partial class Tensor
         CheckSameDevice("Where", a, b);
         var shape = ShapeUtil.BroadcastShape("Where", ShapeUtil.BroadcastShape("Where", condition.Shape, a.Shape), b.Shape);
         var dtype = Promote(a.DType, b.DType);
-        var pa = a.To(dtype);
-        var pb = b.To(dtype);
+        // Operands in the common dtype: a conversion is an op-internal temporary; an operand already in it is used as is.
+        using var ca = a.DType == dtype ? null : a.To(dtype);
+        using var cb = b.DType == dtype ? null : b.To(dtype);
+        var pa = ca ?? a;
+        var pb = cb ?? b;
         var y = Empty(shape, dtype, a.Device, "Where");
         if (y.NumElements > 0)
             a.Backend.Where(condition.BroadcastView("Where", shape), pa.BroadcastView("Where", shape), pb.BroadcastView("Where", shape), y.AsView());
-        if (!WillRecord(pa, pb))
-        {
-            if (pa != a) pa.Dispose();
-            if (pb != b) pb.Dispose();
-            return y;
-        }
+        if (!WillRecord(pa, pb)) return y;
         var aShape = pa.Shape;
         var bShape = pb.Shape;
         var saved = new[] { pa.Saved(), pb.Saved(), condition.Saved() };
-        if (pa != a) pa.Dispose();
-        if (pb != b) pb.Dispose();
         return Record(y, "Where", [saved[0], saved[1]], g =>
         {
             using var zero = ZerosLike(g);

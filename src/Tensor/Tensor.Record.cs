@@ -57,7 +57,8 @@ public sealed partial class Tensor
     /// </summary>
     internal void MarkWritten(string op)
     {
-        if (_requiresGrad && _gradFn is null && _graphSource is null && GradMode.IsEnabled)
+        var source = _graphSource ?? this;
+        if (source._requiresGrad && source._gradFn is null && GradMode.IsEnabled)
             throw new InvalidOperationException(
                 $"{op}: this {ShapeUtil.Format(Shape)} tensor is a leaf that requires grad; changing it in place outside Autograd.NoGrad() would leave its gradient wrong. " +
                 "Wrap the update in 'using (Autograd.NoGrad())' (as optimizers do), or change a Detach()ed or Clone()d tensor.");
@@ -101,7 +102,6 @@ public sealed partial class Tensor
             throw new InvalidOperationException($"Backward: this {ShapeUtil.Format(Shape)} tensor does not require grad and has no graph (did no input have RequiresGrad = true, or was it computed under NoGrad?).");
         ThrowIfModifiedSinceRecorded("Backward");
         Tensor seed;
-        bool ownSeed = gradient is null;
         if (gradient is null)
         {
             if (NumElements != 1)
@@ -113,16 +113,10 @@ public sealed partial class Tensor
             if (!ShapeUtil.SameShape(gradient.Shape, Shape))
                 throw new ArgumentException($"Backward: gradient shape {ShapeUtil.Format(gradient.Shape)} does not match the tensor's shape {ShapeUtil.Format(Shape)}.");
             CheckSameDevice("Backward", this, gradient);
-            seed = gradient;
+            using (TensorScope.Suspend()) seed = gradient.Alias();
         }
-        try
-        {
-            using var mode = createGraph ? GradMode.Enable() : GradMode.Disable();
-            Engine.Backward([GradNode!], [seed], TensorGradientArithmetic.Instance, retainGraph || createGraph, createGraph);
-        }
-        finally
-        {
-            if (ownSeed) seed.Dispose();
-        }
+        // The engine takes the seed (and frees it unless createGraph keeps everything).
+        using var mode = createGraph ? GradMode.Enable() : GradMode.Disable();
+        Engine.Backward([GradNode!], [seed], TensorGradientArithmetic.Instance, retainGraph || createGraph, createGraph);
     }
 }

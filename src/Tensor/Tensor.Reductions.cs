@@ -95,12 +95,11 @@ public sealed partial class Tensor
         var norm = dims.Select(d => ShapeUtil.NormalizeDim("Sum", d, Rank, Shape)).Distinct().OrderByDescending(d => d).ToArray();
         if (norm.Length == 0) return Contiguous(forceCopy: true);
         // Reduce one dim at a time, innermost first, keeping dims so the indices stay valid.
-        Tensor current = this;
-        foreach (var d in norm)
+        Tensor current = ReduceDim("Sum", ReduceOp.Sum, norm[0], keepDim: true, DType);
+        foreach (var d in norm.Skip(1))
         {
-            var next = current.ReduceDim("Sum", ReduceOp.Sum, d, keepDim: true, DType);
-            if (current != this) current.Dispose();
-            current = next;
+            using var previous = current;
+            current = previous.ReduceDim("Sum", ReduceOp.Sum, d, keepDim: true, DType);
         }
         Tensor y = current;
         if (!keepDim)

@@ -146,8 +146,8 @@ public sealed partial class Tensor
         return Permute(perm);
     }
 
-    /// <summary>The transpose of a 2-D tensor (a 0-D or 1-D tensor is returned as is), as PyTorch's <c>.T</c> for matrices.</summary>
-    public Tensor T => Rank < 2 ? this
+    /// <summary>The transpose of a 2-D tensor (of a 0-D or 1-D tensor, an <see cref="Alias"/>), as PyTorch's <c>.T</c> for matrices. A view the caller owns.</summary>
+    public Tensor T => Rank < 2 ? Alias()
         : Rank == 2 ? Transpose(0, 1)
         : throw new InvalidOperationException($"T: defined for tensors of rank ≤ 2; this one has shape {ShapeUtil.Format(Shape)}. Use Transpose(dim0, dim1) or Permute.");
 

@@ -120,6 +120,20 @@ public sealed partial class Tensor : IDisposable
         return new Tensor(_storage, Shape, Strides, Offset) { _graphSource = _graphSource ?? this };
     }
 
+    /// <summary>
+    /// A new tensor object for the same elements: it shares this tensor's storage (which stays alive until
+    /// both are disposed) and its place in the graph, so gradients reach this tensor's op or leaf. The
+    /// caller owns it, as it owns the result of every op; ops that change nothing (<see cref="Contiguous"/>
+    /// of a dense tensor, <see cref="To(DType)"/> to its own dtype) return one.
+    /// </summary>
+    public Tensor Alias()
+    {
+        ThrowIfDisposed("Alias");
+        _storage.AddRef();
+        var source = _graphSource ?? this;
+        return new Tensor(_storage, Shape, Strides, Offset) { _graphSource = source.GradNode is null ? null : source };
+    }
+
     private string LeafName => $"leaf {ShapeUtil.Format(Shape)}";
 
     internal DeviceBuffer Buffer
@@ -130,9 +144,6 @@ public sealed partial class Tensor : IDisposable
             return _storage.Buffer;
         }
     }
-
-    /// <summary>This tensor as a backend view.</summary>
-    internal StridedView View3 => new(Buffer, Shape, Strides, Offset);
 
     internal StridedView AsView() => new(Buffer, Shape, Strides, Offset);
 
@@ -213,31 +224,34 @@ public sealed partial class Tensor : IDisposable
         return this;
     }
 
-    private bool AccumulateGrad(Tensor g, bool mayAdopt)
+    /// <summary>
+    /// Takes a gradient from the engine (which owns it, and hands it on only here): the first becomes
+    /// <see cref="Grad"/> as it is when nothing else shares its memory, else a dense copy; later ones are added
+    /// in place. Under createGraph the gradient is part of the new graph and is kept, not freed.
+    /// </summary>
+    private void AccumulateGrad(Tensor g)
     {
         using var suspend = TensorScope.Suspend();
+        bool recording = GradMode.IsEnabled;
         if (Grad is null || Grad.IsDisposed)
         {
-            // A dense gradient nobody else can see (the engine's only reference, its storage
-            // unshared) becomes the leaf's gradient as it is; anything else is copied, since it may
-            // be shared with other leaves or views. Later gradients are added in place.
-            if (mayAdopt && !GradMode.IsEnabled && g.GradFn is null && g._graphSource is null && g.IsContiguous
-                && g._storage.IsExclusive && g.DType == DType && g.Device == Device && ShapeUtil.SameShape(g.Shape, Shape))
+            if (!recording && g.GradFn is null && g.IsContiguous && g._storage.IsExclusive
+                && g.DType == DType && g.Device == Device && ShapeUtil.SameShape(g.Shape, Shape))
             {
                 g.Scope?.Unregister(g);
                 Grad = g;
-                return true;
+                return;
             }
-            Grad = GradMode.IsEnabled ? g.Clone() : g.Contiguous(forceCopy: true);
+            Grad = recording ? g.Clone() : g.Contiguous(forceCopy: true);
             if (!ShapeUtil.SameShape(Grad.Shape, Shape))
                 throw new InvalidOperationException($"Backward: gradient of shape {ShapeUtil.Format(g.Shape)} reached a leaf of shape {ShapeUtil.Format(Shape)} (an op's VJP is wrong).");
         }
-        else if (GradMode.IsEnabled)
+        else if (recording)
         {
             var old = Grad;
             Grad = old + g;
         }
         else Grad.AddInPlace(g);
-        return false;
+        if (!recording) g.Dispose();
     }
 }

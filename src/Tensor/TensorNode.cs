@@ -56,16 +56,32 @@ internal sealed class TensorNode : Node<Tensor>
     /// <summary>The saved tensors and temporaries this node disposes when its graph is freed.</summary>
     public IEnumerable<Tensor> Owned => _owned ?? [];
 
+    /// <summary>
+    /// Runs the VJP and hands the engine gradients it owns: a VJP that passes its incoming gradient
+    /// through, or one tensor to two inputs, gets an alias for each extra use. Without createGraph the
+    /// VJP's temporaries are freed as soon as it returns; only the gradients survive.
+    /// </summary>
     public override Tensor?[] Backward(Tensor gradOutput)
     {
         var backward = _backward ?? throw new InvalidOperationException($"Backward through '{Name}' after its graph was freed.");
-        if (GradMode.IsEnabled) return backward(gradOutput); // createGraph: the temporaries are part of the new graph
-        // Temporaries of the VJP are freed as soon as it returns; only the gradients survive.
+        if (GradMode.IsEnabled) return Distinct(backward(gradOutput), gradOutput); // createGraph: the temporaries are part of the new graph
         Tensor?[] grads;
         using (var scope = TensorScope.Begin())
         {
-            grads = backward(gradOutput);
+            grads = Distinct(backward(gradOutput), gradOutput);
             foreach (var g in grads) if (g?.Scope == scope) scope.Unregister(g);
+        }
+        return grads;
+    }
+
+    private static Tensor?[] Distinct(Tensor?[] grads, Tensor gradOutput)
+    {
+        for (int i = 0; i < grads.Length; i++)
+        {
+            if (grads[i] is not { } g) continue;
+            bool shared = ReferenceEquals(g, gradOutput);
+            for (int j = 0; j < i && !shared; j++) shared = ReferenceEquals(grads[j], g);
+            if (shared) grads[i] = g.Alias();
         }
         return grads;
     }

@@ -26,8 +26,8 @@ public sealed class TensorScope : IDisposable
     /// <summary>The innermost active scope on this thread, or null; a suspending scope reads as null.</summary>
     internal static TensorScope? Current => t_current is { _suspends: true } ? null : t_current;
 
-    /// <summary>Starts a scope that collects tensors created on this thread.</summary>
-    public static TensorScope Begin() => new(suspends: false);
+    /// <summary>Starts a scope that collects tensors created on this thread (users open one with <see cref="Tensor.NewScope"/>).</summary>
+    internal static TensorScope Begin() => new(suspends: false);
 
     /// <summary>Starts a region in which new tensors belong to no scope (e.g. optimizer state created mid-loop).</summary>
     public static TensorScope Suspend() => new(suspends: true);

@@ -28,7 +28,7 @@ internal static class BenchCommand
             if (parse.GetValue(gemmCompare))
             {
                 if (dev.Kind == DeviceKind.Cpu) return CommandLineHost.Usage("--gemm-compare needs an ILGPU device (--device cuda, opencl or ilgpu-cpu).");
-                var result = Kernels.Ilgpu.GpuGemmComparison.Run(dev, parse.GetValue(sizes) is { Length: > 0 } n ? n : null, progress: Console.Out);
+                var result = GpuGemmComparison.Run(dev, parse.GetValue(sizes) is { Length: > 0 } n ? n : null, progress: Console.Out);
                 Console.Write(result.ToTable());
                 if (parse.GetValue(json) is { } comparePath) File.WriteAllText(comparePath, result.ToJson());
                 return result.AllAgree ? 0 : 1;

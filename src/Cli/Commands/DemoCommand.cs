@@ -1,14 +1,15 @@
+using GpuNet.Lessons.Neurons;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using GpuNet.Nn;
-using GpuNet.Nn.Lessons;
+using GpuNet.Lessons;
 
 namespace GpuNet.Cli.Commands;
 
 /// <summary>
 /// <c>gpunet demo NAME</c>: the lecture notes as runnable lessons. The computations live in
-/// <c>GpuNet.Nn.Lessons</c> and return result records; this class prints them and
+/// <c>GpuNet.Lessons</c> and return result records; this class prints them and
 /// <see cref="LessonPlots"/> draws them.
 /// </summary>
 internal static class DemoCommand

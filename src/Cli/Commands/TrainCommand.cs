@@ -17,13 +17,13 @@ internal static class TrainCommand
         var epochs = CliOptions.Int("--epochs", "Epochs to train (a resumed run continues up to this many).", defaults.Epochs, min: 1);
         var batch = CliOptions.Int("--batch-size", "Samples per mini-batch (the training-set size gives batch gradient descent, 1 gives SGD).", defaults.BatchSize, min: 1);
         var hidden = new Option<string>("--hidden") { Description = "Hidden layer widths, comma-separated ('none' for a linear model).", DefaultValueFactory = _ => string.Join(",", defaults.Hidden), HelpName = "W1,W2,..." };
-        var activation = CliOptions.Choice("--activation", "Hidden activation.", defaults.Activation, Activations.Names);
+        var activation = CliOptions.Choice("--activation", "Hidden activation.", TrainChoices.Name(defaults.Activation), TrainChoices.Activations);
         var dropout = CliOptions.Double("--dropout", "Dropout probability after each hidden layer.", defaults.Dropout, v => v >= 0 && v < 1, "a probability in [0, 1)");
-        var optimizer = CliOptions.Choice("--optimizer", "Optimizer.", defaults.Optimizer, TrainConfig.Optimizers);
+        var optimizer = CliOptions.Choice("--optimizer", "Optimizer.", TrainChoices.Name(defaults.Optimizer), TrainChoices.Optimizers);
         var lr = CliOptions.OptionalDouble("--lr", "Learning rate (default: 1e-3, or 0.05 for sgd).", v => v > 0 && double.IsFinite(v), "a positive number");
         var weightDecay = CliOptions.OptionalDouble("--weight-decay", "Weight decay (default 0; 1e-2 for adamw).", v => v >= 0 && double.IsFinite(v), "a non-negative number");
         var momentum = CliOptions.OptionalDouble("--momentum", "Momentum for sgd (default 0.9) and rmsprop (default 0).", v => v >= 0 && v < 1, "a number in [0, 1)");
-        var schedule = CliOptions.Choice("--schedule", "Learning-rate schedule.", defaults.Schedule, TrainConfig.Schedules);
+        var schedule = CliOptions.Choice("--schedule", "Learning-rate schedule.", TrainChoices.Name(defaults.Schedule), TrainChoices.Schedules);
         var seed = CliOptions.Long("--seed", "Seed for weights, shuffling and dropout.", 0);
         var device = new Option<string?>("--device") { Description = $"cpu, ilgpu-cpu, cuda[:i], opencl[:i] (default: {Device.EnvironmentVariable}, else the best found).", HelpName = "DEVICE" };
         var output = new Option<string?>("--out") { Description = "Save the model (safetensors) after every epoch, with its training state next to it; checked before training starts.", HelpName = "FILE" };
@@ -48,13 +48,13 @@ internal static class TrainCommand
                     Epochs = parse.GetValue(epochs),
                     BatchSize = parse.GetValue(batch),
                     Hidden = ParseSizes(parse.GetValue(hidden)!),
-                    Activation = parse.GetValue(activation)!,
+                    Activation = TrainChoices.ParseActivation(parse.GetValue(activation)!),
                     Dropout = parse.GetValue(dropout),
-                    Optimizer = parse.GetValue(optimizer)!,
+                    Optimizer = TrainChoices.ParseOptimizer(parse.GetValue(optimizer)!),
                     LearningRate = parse.GetValue(lr),
                     WeightDecay = parse.GetValue(weightDecay),
                     Momentum = parse.GetValue(momentum),
-                    Schedule = parse.GetValue(schedule)!,
+                    Schedule = TrainChoices.ParseSchedule(parse.GetValue(schedule)!),
                     Seed = parse.GetValue(seed),
                     Checkpoint = parse.GetValue(output),
                     Resume = parse.GetValue(resume),
@@ -147,8 +147,8 @@ internal static class TrainCommand
         {
             var parallel = DistributedLaunch.ForDevice(device);
             Console.WriteLine($"{data.Name}: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {data.Features} features, {data.Classes} classes; device {device} ({device.Name})");
-            Console.WriteLine($"model {data.Features}-{string.Join("-", config.Hidden)}{(config.Hidden.Length > 0 ? "-" : "")}{data.Classes} {config.Activation}" +
-                $"{(config.Dropout > 0 ? $", dropout {config.Dropout}" : "")}; {config.Optimizer} lr {config.LearningRate ?? TrainConfig.DefaultLearningRate(config.Optimizer):G3}, {config.Schedule} schedule; batch {config.BatchSize}, {config.Epochs} epochs, seed {config.Seed}");
+            Console.WriteLine($"model {data.Features}-{string.Join("-", config.Hidden)}{(config.Hidden.Length > 0 ? "-" : "")}{data.Classes} {TrainChoices.Name(config.Activation)}" +
+                $"{(config.Dropout > 0 ? $", dropout {config.Dropout}" : "")}; {TrainChoices.Name(config.Optimizer)} lr {config.LearningRate ?? TrainConfig.DefaultLearningRate(config.Optimizer):G3}, {TrainChoices.Name(config.Schedule)} schedule; batch {config.BatchSize}, {config.Epochs} epochs, seed {config.Seed}");
             if (parallel is not null)
                 Console.WriteLine($"data parallel: {parallel.Size} {(parallel.Size == 1 ? "process" : "processes")} over {parallel.Communicator.Name}; global batch {config.BatchSize}, about {config.BatchSize / (double)parallel.Size:0.#} per process; samples/s below are global");
             TrainResult result;
@@ -180,7 +180,7 @@ internal static class TrainCommand
             {
                 if (config.Checkpoint is { } ckpt) Console.WriteLine($"saved {ckpt} (training state: {ClassifierTraining.StatePath(ckpt)})");
                 if (plotTarget is not null && DistributedLaunch.IsRankZero)
-                    Console.WriteLine($"wrote {plotTarget.Write(Plots.TrainingCurvesFile, Plots.TrainingCurves(result.Epochs, $"{data.Name}, {config.Optimizer}"))}");
+                    Console.WriteLine($"wrote {plotTarget.Write(Plots.TrainingCurvesFile, Plots.TrainingCurves(result.Epochs, $"{data.Name}, {TrainChoices.Name(config.Optimizer)}"))}");
                 Console.WriteLine($"test accuracy: {result.TestAccuracy.ToString("0.0000", CultureInfo.InvariantCulture)}");
             }
         }

@@ -192,21 +192,15 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         long n = tensor.NumElements;
         if (n == 0) return;
         using var noGrad = Autograd.NoGrad();
-        var dense = tensor.Contiguous();
-        try
+        // Ours to dispose either way: a fresh alias when the tensor is already dense, else a dense copy.
+        using var dense = tensor.Contiguous();
+        switch (tensor.DType)
         {
-            switch (tensor.DType)
-            {
-                case DType.Float32: Run<float>(dense, n, call); break;
-                case DType.Float64: Run<double>(dense, n, call); break;
-                default: Run<int>(dense, n, call); break;
-            }
-            if (!ReferenceEquals(dense, tensor)) tensor.CopyFrom(dense);
+            case DType.Float32: Run<float>(dense, n, call); break;
+            case DType.Float64: Run<double>(dense, n, call); break;
+            default: Run<int>(dense, n, call); break;
         }
-        finally
-        {
-            if (!ReferenceEquals(dense, tensor)) dense.Dispose();
-        }
+        if (!tensor.IsContiguous) tensor.CopyFrom(dense);
     }
 
     private void Run<T>(Tensor dense, long n, Call call) where T : unmanaged

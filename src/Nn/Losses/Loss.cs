@@ -125,8 +125,7 @@ public sealed class CrossEntropyLoss : Loss
         if (input.Rank != 2) throw new ArgumentException($"CrossEntropyLoss: input must be [batch, classes]; got {Parameter.Format(input.Shape)}.");
         int classes = input.Shape[1];
         using var logp = input.LogSoftmax(1);
-        Tensor q = target;
-        if (LabelSmoothing > 0) q = target * (1 - LabelSmoothing) + LabelSmoothing / classes;
+        var q = LabelSmoothing > 0 ? target * (1 - LabelSmoothing) + LabelSmoothing / classes : target.Alias();
         try
         {
             using var prod = q * logp;
@@ -135,7 +134,7 @@ public sealed class CrossEntropyLoss : Loss
         }
         finally
         {
-            if (!ReferenceEquals(q, target)) q.Dispose();
+            q.Dispose();
         }
     }
 }

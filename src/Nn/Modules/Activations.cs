@@ -1,3 +1,5 @@
+using GpuNet.Kernels;
+
 namespace GpuNet.Nn;
 
 /// <summary>max(x, 0) elementwise (PyTorch's <c>nn.ReLU</c>).</summary>
@@ -53,7 +55,7 @@ public sealed class LogSoftmax(int dim = -1) : Module
 public sealed class Identity : Module
 {
     /// <inheritdoc />
-    public override Tensor Forward(Tensor input) => input;
+    public override Tensor Forward(Tensor input) => input.Alias();
 }
 
 /// <summary>Merges dims <see cref="StartDim"/>..<see cref="EndDim"/> into one (PyTorch's <c>nn.Flatten</c>; by default [N, …] → [N, rest]).</summary>
@@ -71,19 +73,19 @@ public sealed class Flatten(int startDim = 1, int endDim = -1) : Module
     public override Tensor Forward(Tensor input) => input.Flatten(StartDim, EndDim);
 }
 
-/// <summary>Builds activation modules by name.</summary>
+/// <summary>The module of each <see cref="Activation"/>.</summary>
 public static class Activations
 {
-    /// <summary>Names <see cref="Create"/> accepts.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["relu", "sigmoid", "tanh", "identity"];
-
-    /// <summary>A new activation module: <c>relu</c>, <c>sigmoid</c>, <c>tanh</c> or <c>identity</c> (case-insensitive).</summary>
-    public static Module Create(string name) => (name ?? "").Trim().ToLowerInvariant() switch
+    /// <summary>A new activation module: <see cref="ReLU"/>, <see cref="Sigmoid"/>, <see cref="Tanh"/>, or <see cref="Identity"/> for <see cref="Activation.None"/>.</summary>
+    public static Module Create(Activation activation) => activation switch
     {
-        "relu" => new ReLU(),
-        "sigmoid" => new Sigmoid(),
-        "tanh" => new Tanh(),
-        "identity" or "linear" or "none" => new Identity(),
-        _ => throw new ArgumentException($"Unknown activation '{name}'; expected one of {string.Join(", ", Names)}."),
+        Activation.Relu => new ReLU(),
+        Activation.Sigmoid => new Sigmoid(),
+        Activation.Tanh => new Tanh(),
+        Activation.None => new Identity(),
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Activations.Create: unknown activation."),
     };
+
+    /// <summary>The activation's lower-case name as module listings show it (relu, sigmoid, tanh, identity).</summary>
+    public static string Name(Activation activation) => activation == Activation.None ? "identity" : activation.ToString().ToLowerInvariant();
 }

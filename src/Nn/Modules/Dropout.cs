@@ -35,7 +35,7 @@ public sealed class Dropout : Module
     /// <inheritdoc />
     public override Tensor Forward(Tensor input)
     {
-        if (!IsTraining || P == 0) return input;
+        if (!IsTraining || P == 0) return input.Alias();
         var seed = Seeds.DeriveOrNull(Seed, Counter++);
         using var u = Tensor.Rand(input.Shape, seed, dtype: input.DType, device: input.Device);
         using var keep = u.Ge(P);

@@ -1,3 +1,5 @@
+using GpuNet.Kernels;
+
 namespace GpuNet.Nn;
 
 /// <summary>
@@ -9,12 +11,12 @@ public sealed class Mlp : Module
 {
     /// <summary>Builds the network.</summary>
     /// <param name="sizes">Layer widths from input to output, e.g. [784, 512, 256, 10]; at least two.</param>
-    /// <param name="activation">Hidden activation: relu, sigmoid, tanh or identity.</param>
+    /// <param name="activation">Hidden activation; <see cref="Kernels.Activation.None"/> for none.</param>
     /// <param name="dropout">Dropout probability after each hidden activation (0: none).</param>
     /// <param name="seed">Seed for the initial weights and the dropout masks; null uses the global stream.</param>
     /// <param name="dtype">Parameter dtype.</param>
     /// <param name="device">Where the parameters live.</param>
-    public Mlp(int[] sizes, string activation = "relu", double dropout = 0, long? seed = null, DType dtype = DType.Float32, Device? device = null)
+    public Mlp(int[] sizes, Activation activation = Activation.Relu, double dropout = 0, long? seed = null, DType dtype = DType.Float32, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(sizes);
         if (sizes.Length < 2)
@@ -38,8 +40,8 @@ public sealed class Mlp : Module
     /// <summary>Layer widths from input to output.</summary>
     public int[] Sizes { get; }
 
-    /// <summary>The hidden activation's name.</summary>
-    public string Activation { get; }
+    /// <summary>The hidden activation.</summary>
+    public Activation Activation { get; }
 
     /// <summary>The layers, in order.</summary>
     public Sequential Layers { get; }
@@ -48,5 +50,5 @@ public sealed class Mlp : Module
     public override Tensor Forward(Tensor input) => Layers.Forward(input);
 
     /// <inheritdoc />
-    protected override string ExtraRepr() => $"sizes=[{string.Join(",", Sizes)}], activation={Activation}";
+    protected override string ExtraRepr() => $"sizes=[{string.Join(",", Sizes)}], activation={Activations.Name(Activation)}";
 }

@@ -36,7 +36,7 @@ public sealed class Sequential : Module
             var fused = layer is Linear && i + 1 < _layers.Count ? FusableActivation(_layers[i + 1]) : Kernels.Activation.None;
             if (fused != Kernels.Activation.None) i++;
             var y = fused != Kernels.Activation.None ? ((Linear)layer).Forward(x, fused) : layer.Forward(x);
-            if (!ReferenceEquals(x, input) && !ReferenceEquals(x, y)) x.Dispose();
+            if (!ReferenceEquals(x, input)) x.Dispose();
             x = y;
         }
         return x;

@@ -21,7 +21,7 @@ public static class GradClip
             Tensor? sum = null;
             foreach (var g in grads)
             {
-                var g64 = g.To(DType.Float64); // the scope frees the copy (To returns g itself when already float64)
+                var g64 = g.To(DType.Float64); // the scope frees it
                 using var sq = g64 * g64;
                 var s = sq.Sum();
                 sum = sum is null ? s : sum + s;

@@ -1,3 +1,4 @@
+using GpuNet.Kernels;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -16,14 +17,14 @@ public sealed record TrainConfig
     /// <summary>Hidden layer widths.</summary>
     public int[] Hidden { get; init; } = [512, 256];
 
-    /// <summary>Hidden activation: relu, sigmoid, tanh.</summary>
-    public string Activation { get; init; } = "relu";
+    /// <summary>Hidden activation (<see cref="Activation.None"/>: a linear network).</summary>
+    public Activation Activation { get; init; } = Activation.Relu;
 
     /// <summary>Dropout probability after each hidden activation.</summary>
     public double Dropout { get; init; }
 
-    /// <summary>sgd, adam, adamw or rmsprop.</summary>
-    public string Optimizer { get; init; } = "adam";
+    /// <summary>The optimizer.</summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
 
     /// <summary>Learning rate; null picks the optimizer's default (<see cref="DefaultLearningRate"/>).</summary>
     public double? LearningRate { get; init; }
@@ -34,8 +35,8 @@ public sealed record TrainConfig
     /// <summary>Momentum for sgd and rmsprop (null: 0.9 for sgd, 0 for rmsprop).</summary>
     public double? Momentum { get; init; }
 
-    /// <summary>Learning-rate schedule over the epochs: none, cosine or step (halve every quarter of the run).</summary>
-    public string Schedule { get; init; } = "cosine";
+    /// <summary>Learning-rate schedule over the epochs.</summary>
+    public ScheduleKind Schedule { get; init; } = ScheduleKind.Cosine;
 
     /// <summary>Seed of the initial weights, shuffles and dropout masks.</summary>
     public long Seed { get; init; }
@@ -49,16 +50,10 @@ public sealed record TrainConfig
     /// <summary>Continue from <see cref="Checkpoint"/> (model, optimizer, schedule, dropout streams) instead of starting afresh.</summary>
     public bool Resume { get; init; }
 
-    /// <summary>Optimizers <see cref="Optimizer"/> accepts.</summary>
-    public static IReadOnlyList<string> Optimizers { get; } = ["sgd", "adam", "adamw", "rmsprop"];
-
-    /// <summary>Schedules <see cref="Schedule"/> accepts.</summary>
-    public static IReadOnlyList<string> Schedules { get; } = ["none", "cosine", "step"];
-
     /// <summary>The default learning rate of an optimizer in this recipe.</summary>
-    public static double DefaultLearningRate(string optimizer) => optimizer switch
+    public static double DefaultLearningRate(OptimizerKind optimizer) => optimizer switch
     {
-        "sgd" => 0.05,
+        OptimizerKind.Sgd => 0.05,
         _ => 1e-3,
     };
 
@@ -68,10 +63,10 @@ public sealed record TrainConfig
         if (Epochs <= 0) throw new ArgumentException($"epochs must be positive; got {Epochs}.");
         if (BatchSize <= 0) throw new ArgumentException($"batch size must be positive; got {BatchSize}.");
         if (Hidden.Any(h => h <= 0)) throw new ArgumentException($"hidden sizes must be positive; got {string.Join(",", Hidden)}.");
-        if (!Activations.Names.Contains(Activation)) throw new ArgumentException($"unknown activation '{Activation}'; expected {string.Join(", ", Activations.Names)}.");
+        if (!Enum.IsDefined(Activation)) throw new ArgumentException($"unknown activation {Activation}.");
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"dropout must be in [0, 1); got {Dropout}.");
-        if (!Optimizers.Contains(Optimizer)) throw new ArgumentException($"unknown optimizer '{Optimizer}'; expected {string.Join(", ", Optimizers)}.");
-        if (!Schedules.Contains(Schedule)) throw new ArgumentException($"unknown schedule '{Schedule}'; expected {string.Join(", ", Schedules)}.");
+        if (!Enum.IsDefined(Optimizer)) throw new ArgumentException($"unknown optimizer {Optimizer}.");
+        if (!Enum.IsDefined(Schedule)) throw new ArgumentException($"unknown schedule {Schedule}.");
         if (LearningRate is { } lr && !(lr > 0 && !double.IsInfinity(lr))) throw new ArgumentException($"learning rate must be positive; got {lr}.");
         if (WeightDecay is { } wd && !(wd >= 0 && !double.IsInfinity(wd))) throw new ArgumentException($"weight decay must be non-negative; got {wd}.");
         if (Momentum is { } m && !(m >= 0 && m < 1)) throw new ArgumentException($"momentum must be in [0, 1); got {m}.");
@@ -93,7 +88,17 @@ public sealed record TrainResult(IReadOnlyList<EpochResult> Epochs, double TestA
 /// </summary>
 public static partial class ClassifierTraining
 {
-    private static readonly JsonSerializerOptions s_json = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+    private static readonly JsonSerializerOptions s_json = new()
+    {
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter(new LowerCase()) },
+    };
+
+    // Enum settings are written in the spelling the gpunet command takes ("adam", "relu").
+    private sealed class LowerCase : JsonNamingPolicy
+    {
+        public override string ConvertName(string name) => name.ToLowerInvariant();
+    }
 
     /// <summary>
     /// Path of the training-state file kept next to a model checkpoint (<c>model.safetensors</c> → <c>model.state.safetensors</c>):
@@ -111,15 +116,15 @@ public static partial class ClassifierTraining
         var ps = model.Parameters();
         Optimizer opt = config.Optimizer switch
         {
-            "sgd" => new SGD(ps, lr, momentum: config.Momentum ?? 0.9, weightDecay: config.WeightDecay ?? 0),
-            "adam" => new Adam(ps, lr, weightDecay: config.WeightDecay ?? 0),
-            "adamw" => new AdamW(ps, lr, weightDecay: config.WeightDecay ?? 1e-2),
+            OptimizerKind.Sgd => new SGD(ps, lr, momentum: config.Momentum ?? 0.9, weightDecay: config.WeightDecay ?? 0),
+            OptimizerKind.Adam => new Adam(ps, lr, weightDecay: config.WeightDecay ?? 0),
+            OptimizerKind.AdamW => new AdamW(ps, lr, weightDecay: config.WeightDecay ?? 1e-2),
             _ => new RMSProp(ps, lr, momentum: config.Momentum ?? 0, weightDecay: config.WeightDecay ?? 0),
         };
         LRScheduler? sched = config.Schedule switch
         {
-            "cosine" => new CosineAnnealingLR(opt, config.Epochs),
-            "step" => new StepLR(opt, Math.Max(1, config.Epochs / 4), 0.5),
+            ScheduleKind.Cosine => new CosineAnnealingLR(opt, config.Epochs),
+            ScheduleKind.Step => new StepLR(opt, Math.Max(1, config.Epochs / 4), 0.5),
             _ => null,
         };
         return (model, opt, sched);
@@ -223,7 +228,7 @@ public static partial class ClassifierTraining
         if (model is Mlp mlp)
         {
             meta["sizes"] = string.Join(",", mlp.Sizes);
-            meta["activation"] = mlp.Activation;
+            meta["activation"] = Activations.Name(mlp.Activation);
         }
         return meta;
     }

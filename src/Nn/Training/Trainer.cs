@@ -164,10 +164,8 @@ public sealed class Trainer
             using var noGrad = Autograd.NoGrad();
             if (loss is not null)
             {
-                // To returns the loss itself when it is already float64: dispose only a conversion.
-                var asDouble = loss.To(DType.Float64);
+                using var asDouble = loss.To(DType.Float64);
                 _loss.AddInPlace(asDouble, n);
-                if (!ReferenceEquals(asDouble, loss)) asDouble.Dispose();
             }
             if (labels.DType == DType.Int32 && logits.Rank == 2)
             {

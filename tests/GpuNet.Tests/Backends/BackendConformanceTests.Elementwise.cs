@@ -17,7 +17,6 @@ public sealed partial class BackendConformanceTests
     private static readonly DType[] Floating = [DType.Float32, DType.Float64];
     private static readonly DType[] AllDTypes = [DType.Float32, DType.Float64, DType.Int32];
 
-    private static readonly UnaryOp[] IntUnaryOps = [UnaryOp.Neg, UnaryOp.Abs, UnaryOp.Sign, UnaryOp.Relu, UnaryOp.Affine, UnaryOp.Clamp];
     private static readonly BinaryOp[] IntBinaryOps =
         [BinaryOp.Add, BinaryOp.Sub, BinaryOp.Mul, BinaryOp.Maximum, BinaryOp.Minimum, BinaryOp.Gt, BinaryOp.Ge, BinaryOp.Lt, BinaryOp.Le, BinaryOp.Eq, BinaryOp.Ne];
 
@@ -29,7 +28,7 @@ public sealed partial class BackendConformanceTests
         foreach (var dev in BackendDevices.Names)
             foreach (var op in Enum.GetValues<UnaryOp>())
                 foreach (var dt in AllDTypes)
-                    if (dt != DType.Int32 || IntUnaryOps.Contains(op)) data.Add(dev, op, dt);
+                    if (dt != DType.Int32 || UnaryOps.Get(op).Integer) data.Add(dev, op, dt);
         return data;
     }
 
@@ -84,19 +83,14 @@ public sealed partial class BackendConformanceTests
 
     // ------------------------------------------------------------------ inputs per op
 
-    private static Func<Random, double> UnaryDomain(UnaryOp op, DType dtype) => dtype == DType.Int32
-        ? Values.Ints(-50, 50)
-        : op switch
-        {
-            UnaryOp.Log or UnaryOp.Sqrt => Values.WithSpecials(Values.Uniform(0.05, 5), 0.1, 1, 4),
-            UnaryOp.Reciprocal => Values.AwayFromZero(0.1, 4),
-            UnaryOp.PowScalar => Values.Uniform(0.1, 3),
-            UnaryOp.Exp => Values.Uniform(-10, 10),
-            UnaryOp.Sin or UnaryOp.Cos => Values.Uniform(-6.5, 6.5),
-            UnaryOp.Sigmoid or UnaryOp.Tanh => Values.Uniform(-8, 8),
-            UnaryOp.Sign or UnaryOp.Relu or UnaryOp.Abs or UnaryOp.Clamp => Values.WithSpecials(Values.Uniform(-3, 3), 0.2, 0, -0.5, 0.75),
-            _ => Values.Uniform(-3, 3),
-        };
+    // The inputs the op's registration names (UnaryOps): its range, away from zero where it has a pole, and its special points.
+    private static Func<Random, double> UnaryDomain(UnaryOp op, DType dtype)
+    {
+        if (dtype == DType.Int32) return Values.Ints(-50, 50);
+        var info = UnaryOps.Get(op);
+        var values = info.AwayFromZero ? Values.AwayFromZero(info.Low, info.High) : Values.Uniform(info.Low, info.High);
+        return info.Specials is { Length: > 0 } specials ? Values.WithSpecials(values, 0.2, specials) : values;
+    }
 
     /// <summary>(alpha, beta) choices per op; integers for Int32.</summary>
     private static (double Alpha, double Beta)[] UnaryParameters(UnaryOp op, DType dtype) => op switch
@@ -109,13 +103,9 @@ public sealed partial class BackendConformanceTests
         _ => [(0, 0)],
     };
 
-    private static Func<int[], double, double>? UnaryTolerance(UnaryOp op, DType dtype) => op switch
-    {
-        UnaryOp.Neg or UnaryOp.Abs or UnaryOp.Sign or UnaryOp.Relu or UnaryOp.Clamp => Tol.Exact,
-        _ when dtype == DType.Int32 => Tol.Exact,
-        // Sin/cos/sigmoid/tanh results near 0 are judged on an absolute scale of 1 (approximate GPU instructions).
-        _ => Tol.Elementwise(dtype),
-    };
+    // Sin/cos/sigmoid/tanh results near 0 are judged on an absolute scale of 1 (approximate GPU instructions).
+    private static Func<int[], double, double>? UnaryTolerance(UnaryOp op, DType dtype) =>
+        UnaryOps.Get(op).Exact || dtype == DType.Int32 ? Tol.Exact : Tol.Elementwise(dtype);
 
     private static Func<Random, double> BinaryDomain(BinaryOp op, DType dtype, bool second) => dtype == DType.Int32
         ? op >= BinaryOp.Maximum ? Values.Ints(-2, 2) : Values.Ints(-50, 50)

@@ -22,25 +22,8 @@ public static class ReferenceOps
 
     // ---------------------------------------------------------------- scalar functions
 
-    public static double Unary(UnaryOp op, double x, double alpha = 0, double beta = 0) => op switch
-    {
-        UnaryOp.Neg => -x,
-        UnaryOp.Abs => Math.Abs(x),
-        UnaryOp.Sign => double.IsNaN(x) ? double.NaN : x > 0 ? 1 : x < 0 ? -1 : 0,
-        UnaryOp.Exp => Math.Exp(x),
-        UnaryOp.Log => Math.Log(x),
-        UnaryOp.Sqrt => Math.Sqrt(x),
-        UnaryOp.Sin => Math.Sin(x),
-        UnaryOp.Cos => Math.Cos(x),
-        UnaryOp.Sigmoid => 1.0 / (1.0 + Math.Exp(-x)),
-        UnaryOp.Tanh => Math.Tanh(x),
-        UnaryOp.Relu => double.IsNaN(x) ? double.NaN : x > 0 ? x : 0,
-        UnaryOp.Reciprocal => 1.0 / x,
-        UnaryOp.PowScalar => Math.Pow(x, alpha),
-        UnaryOp.Affine => alpha * x + beta,
-        UnaryOp.Clamp => double.IsNaN(x) ? double.NaN : Math.Min(Math.Max(x, alpha), beta),
-        _ => throw new ArgumentOutOfRangeException(nameof(op), op, null),
-    };
+    /// <summary>The op's registered definition (<see cref="UnaryOps"/>), evaluated in double.</summary>
+    public static double Unary(UnaryOp op, double x, double alpha = 0, double beta = 0) => UnaryOps.Get(op).Reference(x, alpha, beta);
 
     public static double Binary(BinaryOp op, double a, double b) => op switch
     {

@@ -81,6 +81,17 @@ public sealed class IlgpuCodegenTests(CodegenFixture fx) : IClassFixture<Codegen
     }
 
     [Fact]
+    public void EveryKernel_HasATypedDefinition_TheBackendLaunchesBy()
+    {
+        var kernels = typeof(IlgpuKernels).GetMethods(BindingFlags.Public | BindingFlags.Static)
+            .Where(m => m.GetCustomAttribute<KernelAttribute>() is not null).ToHashSet();
+        var defined = typeof(KernelDefinitions).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Select(f => (MethodInfo)f.GetValue(null)!).ToList();
+        Assert.Equal(kernels.Count, defined.Count);
+        Assert.All(defined, d => Assert.Contains(d, kernels));
+    }
+
+    [Fact]
     public void RegistryCoversEveryKernelMethodAndOp()
     {
         var all = KernelRegistry.All;

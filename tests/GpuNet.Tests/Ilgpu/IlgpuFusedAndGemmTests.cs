@@ -1,3 +1,4 @@
+using GpuNet.Benchmarking;
 using GpuNet.Kernels;
 using GpuNet.Kernels.Ilgpu;
 using Xunit;

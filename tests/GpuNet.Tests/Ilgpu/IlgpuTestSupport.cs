@@ -24,7 +24,7 @@ public sealed class IlgpuCpuFixture
     }
 
     public Device Device { get; }
-    public IlgpuBackend Backend { get; }
+    internal IlgpuBackend Backend { get; }
 }
 
 [CollectionDefinition(Name)]

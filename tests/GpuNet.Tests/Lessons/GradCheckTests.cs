@@ -1,4 +1,4 @@
-using GpuNet.Nn.Lessons;
+using GpuNet.Lessons;
 
 namespace GpuNet.Tests.Lessons;
 

@@ -1,5 +1,6 @@
+using GpuNet.Lessons.Neurons;
 using GpuNet.Nn;
-using GpuNet.Nn.Lessons;
+using GpuNet.Lessons;
 
 namespace GpuNet.Tests.Lessons;
 

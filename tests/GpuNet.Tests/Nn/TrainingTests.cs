@@ -11,8 +11,8 @@ public class TrainingTests(ITestOutputHelper output)
     {
         var dir = TempDir();
         var path = Path.Combine(dir, "mlp.safetensors");
-        using var a = new Mlp([6, 10, 3], "tanh", seed: 1, device: Cpu);
-        using var b = new Mlp([6, 10, 3], "tanh", seed: 2, device: Cpu);
+        using var a = new Mlp([6, 10, 3], Kernels.Activation.Tanh, seed: 1, device: Cpu);
+        using var b = new Mlp([6, 10, 3], Kernels.Activation.Tanh, seed: 2, device: Cpu);
         a.Save(path, new Dictionary<string, string> { ["what"] = "test" });
         b.Load(path);
         using var scope = Tensor.NewScope();
@@ -50,7 +50,7 @@ public class TrainingTests(ITestOutputHelper output)
     {
         var dir = TempDir();
         using var data = SyntheticData.Spirals(60, 30, seed: 2, device: Cpu);
-        foreach (var optimizer in new[] { "adam", "sgd", "rmsprop", "adamw" })
+        foreach (var optimizer in new[] { OptimizerKind.Adam, OptimizerKind.Sgd, OptimizerKind.RmsProp, OptimizerKind.AdamW })
         {
             var config = new TrainConfig { Epochs = 3, BatchSize = 16, Hidden = [16, 16], Dropout = 0.2, Optimizer = optimizer, Seed = 5 };
             var straight = ClassifierTraining.Run(data, config with { Checkpoint = Path.Combine(dir, "a.safetensors") }, Cpu);
@@ -82,7 +82,7 @@ public class TrainingTests(ITestOutputHelper output)
         using var data = SyntheticData.Spirals(20, 10, seed: 2, device: Cpu);
         var path = Path.Combine(dir, "m.safetensors");
         ClassifierTraining.Run(data, new TrainConfig { Epochs = 1, Hidden = [8], Checkpoint = path }, Cpu).Model.Dispose();
-        Assert.Throws<InvalidDataException>(() => ClassifierTraining.Run(data, new TrainConfig { Epochs = 2, Hidden = [8], Checkpoint = path, Resume = true, Optimizer = "sgd" }, Cpu));
+        Assert.Throws<InvalidDataException>(() => ClassifierTraining.Run(data, new TrainConfig { Epochs = 2, Hidden = [8], Checkpoint = path, Resume = true, Optimizer = OptimizerKind.Sgd }, Cpu));
         Assert.Contains("'layers.0.weight'", Assert.Throws<InvalidDataException>(() => ClassifierTraining.Run(data, new TrainConfig { Epochs = 2, Hidden = [9], Checkpoint = path, Resume = true }, Cpu)).Message);
         File.Delete(ClassifierTraining.StatePath(path));
         Assert.Throws<FileNotFoundException>(() => ClassifierTraining.Run(data, new TrainConfig { Epochs = 2, Hidden = [8], Checkpoint = path, Resume = true }, Cpu));
@@ -92,7 +92,7 @@ public class TrainingTests(ITestOutputHelper output)
     [Fact]
     public void Bad_configs_are_clear_errors()
     {
-        Assert.Contains("optimizer 'lbfgs'", Assert.Throws<ArgumentException>(() => new TrainConfig { Optimizer = "lbfgs" }.Validate()).Message);
+        Assert.Contains("optimizer", Assert.Throws<ArgumentException>(() => new TrainConfig { Optimizer = (OptimizerKind)99 }.Validate()).Message);
         Assert.Contains("dropout", Assert.Throws<ArgumentException>(() => new TrainConfig { Dropout = 1 }.Validate()).Message);
         Assert.Contains("--out", Assert.Throws<ArgumentException>(() => new TrainConfig { Resume = true }.Validate()).Message);
     }

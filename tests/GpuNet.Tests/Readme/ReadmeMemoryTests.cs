@@ -24,7 +24,7 @@ public sealed class ReadmeMemoryTests(ITestOutputHelper output)
     {
         var pool = Device.Cpu.Pool;
         using var data = SyntheticData.Spirals(trainPerClass: 200, testPerClass: 100, seed: 0, device: Device.Cpu);
-        using var model = new Mlp([2, 64, 64, 3], activation: "relu", seed: 0, device: Device.Cpu);
+        using var model = new Mlp([2, 64, 64, 3], activation: Kernels.Activation.Relu, seed: 0, device: Device.Cpu);
         var lossFn = new CrossEntropyLoss();
         using var opt = new Adam(model.Parameters(), lr: 1e-2);
         var loader = new DataLoader(data.Train, batchSize: 64, shuffle: true, seed: 0);

@@ -10,7 +10,7 @@ public sealed class ReadmeTrainingLoopTests
     {
         // --- README: training loop ---
         using var data = SyntheticData.Spirals(trainPerClass: 200, testPerClass: 100, seed: 0);
-        var model = new Mlp([2, 64, 64, 3], activation: "relu", seed: 0);
+        var model = new Mlp([2, 64, 64, 3], activation: Kernels.Activation.Relu, seed: 0);
         var lossFn = new CrossEntropyLoss();
         var opt = new Adam(model.Parameters(), lr: 1e-2);
         var loader = new DataLoader(data.Train, batchSize: 64, shuffle: true, seed: 0);

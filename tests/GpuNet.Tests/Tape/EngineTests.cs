@@ -109,19 +109,21 @@ public sealed class EngineTests
     }
 
     [Fact]
-    public void SeedsAreNeverFreed_AndPassThroughGradientsAreFreedOnce()
+    public void EveryValueTheEngineHolds_IsFreedOnce_ExceptWhatLeavesTake()
     {
         var arithmetic = new NumArithmetic();
         var a = Num.Leaf(1, "a");
         var b = Num.Leaf(2, "b");
-        var c = a + b;        // add passes the same gradient object to both inputs
-        var d = c + c;        // fan-out onto c: the engine makes one sum
+        var c = a + b;        // add returns one value per input
+        var d = c + c;        // fan-out onto c: the engine makes one sum and frees both parts
         var seed = new Num(1);
         Engine.Backward([d.Node!], [seed], arithmetic, retainGraph: false, createGraph: false);
         Assert.Equal(2, a.Grad);
         Assert.Equal(2, b.Grad);
-        Assert.Equal(0, seed.FreedCount);
+        Assert.Equal(1, seed.FreedCount); // the engine takes the seed
         Assert.All(arithmetic.Freed, n => Assert.Equal(1, n.FreedCount));
+        // Freed: the seed, d's two gradients for c and their sum after c's backward; a's and b's went to the leaves.
+        Assert.Equal(4, arithmetic.Freed.Count);
     }
 
     [Fact]

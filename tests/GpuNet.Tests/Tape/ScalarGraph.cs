@@ -24,7 +24,7 @@ internal sealed class Num
     }
 
     public static Num operator +(Num a, Num b) =>
-        new(a.Value + b.Value) { Node = new FnNode("add", [a.Node, b.Node], g => [g, g]) };
+        new(a.Value + b.Value) { Node = new FnNode("add", [a.Node, b.Node], g => [new Num(g.Value), new Num(g.Value)]) };
 
     public static Num operator *(Num a, Num b) =>
         new(a.Value * b.Value) { Node = new FnNode("mul", [a.Node, b.Node], g => [new Num(g.Value * b.Value), new Num(g.Value * a.Value)]) };
@@ -61,7 +61,7 @@ internal sealed class Num
     }
 }
 
-/// <summary>Adds numbers and counts frees, so tests can check the engine frees only what it made.</summary>
+/// <summary>Adds numbers and counts frees, so tests can check the engine frees every value it holds exactly once.</summary>
 internal sealed class NumArithmetic : IGradientArithmetic<Num>
 {
     public List<Num> Freed { get; } = [];

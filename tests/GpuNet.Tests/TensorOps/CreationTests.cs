@@ -147,7 +147,11 @@ public sealed class CreationTests
         using var d = Tensor.FromArray(new double[] { 0.1, 1.0 / 3 }, device: dev);
         using var narrow = d.To(DType.Float32);
         Assert.Equal(new[] { 0.1f, 1f / 3 }, narrow.ToArray<float>());
-        Assert.Same(d, d.To(DType.Float64));
+        using (var same = d.To(DType.Float64))
+        {
+            Assert.NotSame(d, same);
+            Assert.Same(d.Storage, same.Storage);
+        }
         using var strided = Tensor.FromArray(new double[] { 1.9, 2.9, 3.9, 4.9 }, [2, 2], dev);
         using var st = strided.T;
         using var sti = st.To(DType.Int32);
@@ -171,7 +175,11 @@ public sealed class CreationTests
                     {
                         Assert.Same(to, y.Device);
                         Host.AssertClose(r, y, $"To({to}) from {from} {dtype}", dtype, 0, 0);
-                        if (from == to) Assert.Same(x, y);
+                        if (from == to)
+                        {
+                            Assert.NotSame(x, y);
+                            Assert.Same(x.Storage, y.Storage);
+                        }
                     }
                 }
     }

@@ -88,7 +88,12 @@ public sealed class ViewTests
         using var scope = Tensor.NewScope();
         var dev = Devices.Get(device);
         using var x = Tensor.FromArray(new double[] { 0, 1, 2, 3, 4, 5 }, [2, 3], dev);
-        Assert.Same(x, x.Contiguous());
+        using (var dense = x.Contiguous())
+        {
+            // Already dense: a fresh alias the caller owns, sharing the memory.
+            Assert.NotSame(x, dense);
+            Assert.Same(x.Storage, dense.Storage);
+        }
         using var t = x.T;
         Assert.False(t.IsContiguous);
         using var c = t.Contiguous();

@@ -1,0 +1,166 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace GpuNet.Kernels.Managed;
+
+internal sealed unsafe partial class ManagedBackend
+{
+    /// <inheritdoc />
+    public void Binary(BinaryOp op, StridedView a, StridedView b, StridedView y)
+    {
+        string name = OpNames.Of(op);
+        CheckView(a, name);
+        CheckView(b, name);
+        CheckView(y, name);
+        CheckSameDType(name, a, b, y);
+        var l = StridedLoop.Create([a, b, y]);
+        switch (y.DType)
+        {
+            case DType.Float32: { var k = new BinaryRow<float>(op); StridedLoop.Run(ref l, ref k); break; }
+            case DType.Float64: { var k = new BinaryRow<double>(op); StridedLoop.Run(ref l, ref k); break; }
+            default:
+                if (op is BinaryOp.Div or BinaryOp.Pow) throw IntNotSupported($"Binary {op}");
+                { var k = new BinaryRow<int>(op); StridedLoop.Run(ref l, ref k); break; }
+        }
+    }
+
+    private readonly struct BinaryRow<T>(BinaryOp op) : IRowKernel where T : unmanaged, INumber<T>
+    {
+        public void Row(long index, int n, ref readonly RowOperands o)
+        {
+            T* a = (T*)o.P0, b = (T*)o.P1, y = (T*)o.P2;
+            if (o.S2 == 1)
+            {
+                // The common shapes of broadcasting hit TensorPrimitives directly: both rows dense,
+                // or one side a scalar (stride 0) against a dense row.
+                bool ad = o.S0 == 1, bd = o.S1 == 1;
+                if (ad && bd) { BinarySpans(op, new ReadOnlySpan<T>(a, n), new ReadOnlySpan<T>(b, n), new Span<T>(y, n)); return; }
+                if (ad && o.S1 == 0) { BinarySpans(op, new ReadOnlySpan<T>(a, n), new ReadOnlySpan<T>(b, 1), new Span<T>(y, n)); return; }
+                if (o.S0 == 0 && bd) { BinarySpans(op, new ReadOnlySpan<T>(a, 1), new ReadOnlySpan<T>(b, n), new Span<T>(y, n)); return; }
+            }
+            Span<T> ba = stackalloc T[Chunk];
+            Span<T> bb = stackalloc T[Chunk];
+            Span<T> by = stackalloc T[Chunk];
+            for (int s = 0; s < n; s += Chunk)
+            {
+                int len = Math.Min(Chunk, n - s);
+                ReadOnlySpan<T> sa = Gather(a + s * o.S0, o.S0, len, ba);
+                ReadOnlySpan<T> sb = Gather(b + s * o.S1, o.S1, len, bb);
+                if (sa.Length == 1 && sb.Length == 1 && len > 1)
+                {
+                    // Both sides broadcast: materialise one so the span kernels see at most one scalar.
+                    ba[..len].Fill(sa[0]);
+                    sa = ba[..len];
+                }
+                if (o.S2 == 1) { BinarySpans(op, sa, sb, new Span<T>(y + s, len)); continue; }
+                BinarySpans(op, sa, sb, by[..len]);
+                T* ys = y + s * o.S2;
+                for (int i = 0; i < len; i++) ys[i * o.S2] = by[i];
+            }
+        }
+
+        /// <summary>A dense span of the row: the memory itself when contiguous, one element when broadcast, else a gathered copy.</summary>
+        private static ReadOnlySpan<T> Gather(T* p, nint stride, int len, Span<T> buffer)
+        {
+            if (stride == 1) return new ReadOnlySpan<T>(p, len);
+            if (stride == 0) return new ReadOnlySpan<T>(p, 1);
+            for (int i = 0; i < len; i++) buffer[i] = p[i * stride];
+            return buffer[..len];
+        }
+    }
+
+    /// <summary>
+    /// y = op(a, b) on dense spans where a or b may be a single element standing for a broadcast
+    /// scalar (when y is longer than one).
+    /// </summary>
+    private static void BinarySpans<T>(BinaryOp op, ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, INumber<T>
+    {
+        bool sa = a.Length != y.Length, sb = b.Length != y.Length;
+        switch (op)
+        {
+            case BinaryOp.Add:
+                if (sa) TensorPrimitives.Add(b, a[0], y); else if (sb) TensorPrimitives.Add(a, b[0], y); else TensorPrimitives.Add(a, b, y);
+                break;
+            case BinaryOp.Sub:
+                if (sa) TensorPrimitives.Subtract(a[0], b, y); else if (sb) TensorPrimitives.Subtract(a, b[0], y); else TensorPrimitives.Subtract(a, b, y);
+                break;
+            case BinaryOp.Mul:
+                if (sa) TensorPrimitives.Multiply(b, a[0], y); else if (sb) TensorPrimitives.Multiply(a, b[0], y); else TensorPrimitives.Multiply(a, b, y);
+                break;
+            case BinaryOp.Div:
+                if (typeof(T) == typeof(int)) throw IntNotSupported("Binary Div");
+                if (sa) TensorPrimitives.Divide(a[0], b, y); else if (sb) TensorPrimitives.Divide(a, b[0], y); else TensorPrimitives.Divide(a, b, y);
+                break;
+            case BinaryOp.Pow:
+                if (typeof(T) == typeof(float)) PowSpans(MemoryMarshal.Cast<T, float>(a), MemoryMarshal.Cast<T, float>(b), MemoryMarshal.Cast<T, float>(y), sa, sb);
+                else if (typeof(T) == typeof(double)) PowSpans(MemoryMarshal.Cast<T, double>(a), MemoryMarshal.Cast<T, double>(b), MemoryMarshal.Cast<T, double>(y), sa, sb);
+                else throw IntNotSupported("Binary Pow");
+                break;
+            case BinaryOp.Maximum:
+                if (sa) TensorPrimitives.Max(b, a[0], y); else if (sb) TensorPrimitives.Max(a, b[0], y); else TensorPrimitives.Max(a, b, y);
+                break;
+            case BinaryOp.Minimum:
+                if (sa) TensorPrimitives.Min(b, a[0], y); else if (sb) TensorPrimitives.Min(a, b[0], y); else TensorPrimitives.Min(a, b, y);
+                break;
+            default:
+                Compare(op, a, b, y, sa, sb);
+                break;
+        }
+    }
+
+    private static void PowSpans<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y, bool sa, bool sb) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (sa) TensorPrimitives.Pow(a[0], b, y);
+        else if (sb) TensorPrimitives.Pow(a, b[0], y);
+        else TensorPrimitives.Pow(a, b, y);
+    }
+
+    /// <summary>Comparison masks: 1 or 0 in the operands' dtype, vectorised with <see cref="Vector{T}"/>; NaN compares false except under Ne.</summary>
+    private static void Compare<T>(BinaryOp op, ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y, bool sa, bool sb) where T : unmanaged, INumber<T>
+    {
+        int n = y.Length, i = 0;
+        ref T ra = ref MemoryMarshal.GetReference(a);
+        ref T rb = ref MemoryMarshal.GetReference(b);
+        ref T ry = ref MemoryMarshal.GetReference(y);
+        if (Vector.IsHardwareAccelerated && n >= Vector<T>.Count)
+        {
+            var one = Vector<T>.One;
+            var va0 = new Vector<T>(a[0]);
+            var vb0 = new Vector<T>(b[0]);
+            for (; i <= n - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var va = sa ? va0 : Vector.LoadUnsafe(ref ra, (nuint)i);
+                var vb = sb ? vb0 : Vector.LoadUnsafe(ref rb, (nuint)i);
+                var m = op switch
+                {
+                    BinaryOp.Gt => Vector.GreaterThan(va, vb),
+                    BinaryOp.Ge => Vector.GreaterThanOrEqual(va, vb),
+                    BinaryOp.Lt => Vector.LessThan(va, vb),
+                    BinaryOp.Le => Vector.LessThanOrEqual(va, vb),
+                    BinaryOp.Eq => Vector.Equals(va, vb),
+                    BinaryOp.Ne => ~Vector.Equals(va, vb),
+                    _ => throw new ArgumentOutOfRangeException(nameof(op), op, "Binary: unknown op."),
+                };
+                (m & one).StoreUnsafe(ref ry, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            T va = sa ? a[0] : Unsafe.Add(ref ra, i);
+            T vb = sb ? b[0] : Unsafe.Add(ref rb, i);
+            bool r = op switch
+            {
+                BinaryOp.Gt => va > vb,
+                BinaryOp.Ge => va >= vb,
+                BinaryOp.Lt => va < vb,
+                BinaryOp.Le => va <= vb,
+                BinaryOp.Eq => va == vb,
+                BinaryOp.Ne => va != vb,
+                _ => throw new ArgumentOutOfRangeException(nameof(op), op, "Binary: unknown op."),
+            };
+            Unsafe.Add(ref ry, i) = r ? T.One : T.Zero;
+        }
+    }
+}
