@@ -76,7 +76,7 @@ public sealed class DataParallel : IDataParallel
             foreach (var p in bucket)
             {
                 int n = (int)p.NumElements;
-                var summed = flat.Narrow(0, at, n).Reshape(p.Shape);
+                var summed = flat.Narrow(0, at, n).Reshape([.. p.Shape]);
                 if (p.Grad is { } g) g.CopyFrom(summed);
                 else
                     using (TensorScope.Suspend())

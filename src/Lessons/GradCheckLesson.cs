@@ -76,7 +76,7 @@ public static class GradCheckLesson
 
         // Every parameter tensor through Autograd's checker (finite differences vs backprop, element by element).
         var report = Autograd.GradCheckReport(Loss, parameters);
-        var checks = report.Select(r => new ParameterCheck(named[r.Input].Name, named[r.Input].Parameter.Shape, r.MaxAbsoluteError, r.MaxRelativeError, r.Passed)).ToList();
+        var checks = report.Select(r => new ParameterCheck(named[r.Input].Name, named[r.Input].Parameter.Shape.ToArray(), r.MaxAbsoluteError, r.MaxRelativeError, r.Passed)).ToList();
         bool passed = Autograd.GradCheck(Loss, parameters, raiseException: false);
 
         // The cost: 2 forward passes per scalar parameter, against one forward + one backward for all of them.

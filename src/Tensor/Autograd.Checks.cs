@@ -37,7 +37,7 @@ public static partial class Autograd
         using var scope = Tensor.NewScope();
         var outputProbe = function(inputs);
         long outCount = outputProbe.NumElements;
-        var outShape = outputProbe.Shape;
+        var outShape = outputProbe.ShapeArray;
         var results = new List<GradCheckResult>();
         for (int i = 0; i < inputs.Length; i++)
         {
@@ -96,7 +96,7 @@ public static partial class Autograd
 
         void Write(double[] v)
         {
-            using var src = Tensor.FromArray(v, x.Shape, x.Device);
+            using var src = Tensor.FromArray(v, x.ShapeArray, x.Device);
             x.CopyFrom(src);
         }
     }
@@ -164,7 +164,7 @@ public static partial class Autograd
             {
                 var y = function(v);
                 if (y.NumElements != 1)
-                    throw new ArgumentException($"Hessian: the function must return one element; it returned shape {ShapeUtil.Format(y.Shape)}.");
+                    throw new ArgumentException($"Hessian: the function must return one element; it returned shape {ShapeUtil.Format(y.ShapeArray)}.");
                 return Grad([y], [v], createGraph: true, allowUnused: true)[0] ?? Tensor.ZerosLike(v);
             }, input, createGraph: true).Detach();
         }
@@ -176,7 +176,7 @@ public static partial class Autograd
 
     private static Tensor OneHotSeed(Tensor like, long index)
     {
-        var seed = Tensor.Zeros(like.Shape, like.DType, like.Device);
+        var seed = Tensor.Zeros(like.ShapeArray, like.DType, like.Device);
         var flat = new Kernels.StridedView(seed.Buffer, [1], [1], index);
         seed.Backend.Fill(flat, 1);
         return seed;

@@ -40,18 +40,18 @@ public static partial class Autograd
             o.ThrowIfDisposed("Grad");
             o.ThrowIfModifiedSinceRecorded("Grad");
             if (o.GradNode is not { } node)
-                throw new InvalidOperationException($"Grad: output {i} ({ShapeUtil.Format(o.Shape)}) does not require grad and has no graph.");
-            if (gradOutputs?[i] is { } given && !ShapeUtil.SameShape(given.Shape, o.Shape))
-                throw new ArgumentException($"Grad: gradOutput {i} has shape {ShapeUtil.Format(given.Shape)} but output {i} has shape {ShapeUtil.Format(o.Shape)}.");
+                throw new InvalidOperationException($"Grad: output {i} ({ShapeUtil.Format(o.ShapeArray)}) does not require grad and has no graph.");
+            if (gradOutputs?[i] is { } given && !ShapeUtil.SameShape(given.ShapeArray, o.ShapeArray))
+                throw new ArgumentException($"Grad: gradOutput {i} has shape {ShapeUtil.Format(given.ShapeArray)} but output {i} has shape {ShapeUtil.Format(o.ShapeArray)}.");
             if (gradOutputs?[i] is null && o.NumElements != 1)
-                throw new InvalidOperationException($"Grad: output {i} has shape {ShapeUtil.Format(o.Shape)}; a gradOutput is required for outputs with more than one element.");
+                throw new InvalidOperationException($"Grad: output {i} has shape {ShapeUtil.Format(o.ShapeArray)}; a gradOutput is required for outputs with more than one element.");
             roots.Add(node);
         }
         var targets = new List<Node<Tensor>>();
         for (int j = 0; j < inputs.Count; j++)
         {
             if (inputs[j].GradNode is not { } node)
-                throw new InvalidOperationException($"Grad: input {j} ({ShapeUtil.Format(inputs[j].Shape)}) does not require grad.");
+                throw new InvalidOperationException($"Grad: input {j} ({ShapeUtil.Format(inputs[j].ShapeArray)}) does not require grad.");
             targets.Add(node);
         }
         // The engine takes the seeds: aliases of the given gradOutputs, or ones.
@@ -65,7 +65,7 @@ public static partial class Autograd
             if (result[j] is not { } r)
             {
                 if (!allowUnused)
-                    throw new InvalidOperationException($"Grad: input {j} ({ShapeUtil.Format(inputs[j].Shape)}) was not used to compute the outputs; pass allowUnused: true to get null for it.");
+                    throw new InvalidOperationException($"Grad: input {j} ({ShapeUtil.Format(inputs[j].ShapeArray)}) was not used to compute the outputs; pass allowUnused: true to get null for it.");
                 continue;
             }
             // Each caller gets memory of its own: a result that shares storage with another result or with a
@@ -78,10 +78,10 @@ public static partial class Autograd
                 if (!createGraph) r.Dispose();
             }
             else if (TensorScope.Current is { } scope && r.Scope is null) scope.Register(r);
-            if (!ShapeUtil.SameShape(result[j]!.Shape, inputs[j].Shape))
+            if (!ShapeUtil.SameShape(result[j]!.ShapeArray, inputs[j].ShapeArray))
             {
                 var shaped = result[j]!;
-                result[j] = shaped.Reshape(inputs[j].Shape);
+                result[j] = shaped.Reshape(inputs[j].ShapeArray);
                 if (!createGraph) shaped.Dispose();
             }
         }

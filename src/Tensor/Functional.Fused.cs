@@ -24,10 +24,10 @@ public static class Functional
         weight.ThrowIfDisposed(op);
         Tensor.CheckSameDevice(op, input, weight);
         if (weight.Rank != 2)
-            throw new ArgumentException($"{op}: weight must be [out, in]; got {ShapeUtil.Format(weight.Shape)}.");
+            throw new ArgumentException($"{op}: weight must be [out, in]; got {ShapeUtil.Format(weight.ShapeArray)}.");
         int outFeatures = weight.Shape[0], inFeatures = weight.Shape[1];
         if (input.Rank == 0 || input.Shape[^1] != inFeatures)
-            throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.Shape)} x weight {ShapeUtil.Format(weight.Shape)}: the input's last dim must be {inFeatures}.");
+            throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.ShapeArray)} x weight {ShapeUtil.Format(weight.ShapeArray)}: the input's last dim must be {inFeatures}.");
         if (!input.DType.IsFloating() || input.DType != weight.DType)
             throw new ArgumentException($"{op}: input ({input.DType.Name()}) and weight ({weight.DType.Name()}) must share one floating dtype.");
         if (bias is not null)
@@ -35,7 +35,7 @@ public static class Functional
             bias.ThrowIfDisposed(op);
             Tensor.CheckSameDevice(op, input, bias);
             if (bias.Rank != 1 || bias.Shape[0] != outFeatures || bias.DType != weight.DType)
-                throw new ArgumentException($"{op}: bias must be [{outFeatures}] {weight.DType.Name()}; got {ShapeUtil.Format(bias.Shape)} {bias.DType.Name()}.");
+                throw new ArgumentException($"{op}: bias must be [{outFeatures}] {weight.DType.Name()}; got {ShapeUtil.Format(bias.ShapeArray)} {bias.DType.Name()}.");
         }
 
         int rows = (int)(input.NumElements / Math.Max(inFeatures, 1));
@@ -61,7 +61,7 @@ public static class Functional
 
         Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
         Tensor[] save = activation == Activation.None ? [input, weight] : [input, weight, y];
-        var inputShape = input.Shape;
+        var inputShape = input.ShapeArray;
         return Tensor.Record(y, $"Linear({activation})", inputs, save, (g, s) =>
         {
             Tensor? dx = null, dw = null, db = null;
@@ -127,7 +127,7 @@ public static class Functional
                     return g * slope;
                 }
             default:
-                return g.Reshape(g.Shape); // an alias the caller may dispose
+                return g.Reshape(g.ShapeArray); // an alias the caller may dispose
         }
     }
 
@@ -136,7 +136,7 @@ public static class Functional
     {
         copy = null;
         var src = input;
-        if (!ShapeUtil.TryCollapse(src.Shape, src.Strides, 0, src.Rank - 1, out _, out int rowStride))
+        if (!ShapeUtil.TryCollapse(src.ShapeArray, src.StrideArray, 0, src.Rank - 1, out _, out int rowStride))
         {
             using (Autograd.NoGrad()) copy = src = input.Contiguous(forceCopy: true);
             rowStride = inFeatures;
@@ -159,15 +159,15 @@ public static class Functional
         labels.ThrowIfDisposed(op);
         Tensor.CheckSameDevice(op, logits, labels);
         if (logits.Rank != 2 || !logits.DType.IsFloating())
-            throw new ArgumentException($"{op}: logits must be a floating [batch, classes] tensor; got {logits.DType.Name()} {ShapeUtil.Format(logits.Shape)}.");
+            throw new ArgumentException($"{op}: logits must be a floating [batch, classes] tensor; got {logits.DType.Name()} {ShapeUtil.Format(logits.ShapeArray)}.");
         if (labels.Rank != 1 || labels.Shape[0] != logits.Shape[0] || labels.DType != DType.Int32)
-            throw new ArgumentException($"{op}: labels must be Int32 [{logits.Shape[0]}]; got {labels.DType.Name()} {ShapeUtil.Format(labels.Shape)}.");
+            throw new ArgumentException($"{op}: labels must be Int32 [{logits.Shape[0]}]; got {labels.DType.Name()} {ShapeUtil.Format(labels.ShapeArray)}.");
         int rows = logits.Shape[0], classes = logits.Shape[1];
-        if (classes == 0 && rows > 0) throw new ArgumentException($"{op}: logits {ShapeUtil.Format(logits.Shape)} have no classes.");
+        if (classes == 0 && rows > 0) throw new ArgumentException($"{op}: logits {ShapeUtil.Format(logits.ShapeArray)} have no classes.");
 
         var losses = Tensor.Empty([rows], logits.DType, logits.Device, op);
         bool record = Tensor.WillRecord(logits);
-        Tensor? gradient = record ? Tensor.Empty(logits.Shape, logits.DType, logits.Device, op).DetachFromScope() : null;
+        Tensor? gradient = record ? Tensor.Empty(logits.ShapeArray, logits.DType, logits.Device, op).DetachFromScope() : null;
         if (rows > 0)
             logits.Backend.SoftmaxCrossEntropy(logits.AsView(), labels.AsView(), losses.AsView(), gradient?.AsView());
         if (!record) return losses;
@@ -250,8 +250,8 @@ public static class Functional
             ArgumentNullException.ThrowIfNull(t);
             t.ThrowIfDisposed(op);
             Tensor.CheckSameDevice(op, param, t);
-            if (!ShapeUtil.SameShape(t.Shape, param.Shape) || t.DType != param.DType)
-                throw new ArgumentException($"{op}: param {ShapeUtil.Format(param.Shape)} {param.DType.Name()} and a state or gradient tensor {ShapeUtil.Format(t.Shape)} {t.DType.Name()} must match in shape and dtype.");
+            if (!ShapeUtil.SameShape(t.ShapeArray, param.ShapeArray) || t.DType != param.DType)
+                throw new ArgumentException($"{op}: param {ShapeUtil.Format(param.ShapeArray)} {param.DType.Name()} and a state or gradient tensor {ShapeUtil.Format(t.ShapeArray)} {t.DType.Name()} must match in shape and dtype.");
         }
         if (!param.DType.IsFloating()) throw new ArgumentException($"{op}: parameters must be floating; got {param.DType.Name()}.");
         param.MarkWritten(op);

@@ -39,13 +39,13 @@ public sealed partial class Tensor
         Full(shape, 1, dtype, device, requiresGrad);
 
     /// <summary>Zeros with the shape, dtype and device of <paramref name="t"/>.</summary>
-    public static Tensor ZerosLike(Tensor t, bool requiresGrad = false) => Full(t.Shape, 0, t.DType, t.Device, requiresGrad);
+    public static Tensor ZerosLike(Tensor t, bool requiresGrad = false) => Full(t.ShapeArray, 0, t.DType, t.Device, requiresGrad);
 
     /// <summary>Ones with the shape, dtype and device of <paramref name="t"/>.</summary>
-    public static Tensor OnesLike(Tensor t, bool requiresGrad = false) => Full(t.Shape, 1, t.DType, t.Device, requiresGrad);
+    public static Tensor OnesLike(Tensor t, bool requiresGrad = false) => Full(t.ShapeArray, 1, t.DType, t.Device, requiresGrad);
 
     /// <summary>A value filled with <paramref name="value"/> with the shape, dtype and device of <paramref name="t"/>.</summary>
-    public static Tensor FullLike(Tensor t, double value, bool requiresGrad = false) => Full(t.Shape, value, t.DType, t.Device, requiresGrad);
+    public static Tensor FullLike(Tensor t, double value, bool requiresGrad = false) => Full(t.ShapeArray, value, t.DType, t.Device, requiresGrad);
 
     /// <summary>[start, start+step, …) up to but excluding <paramref name="end"/>, as in PyTorch.</summary>
     public static Tensor Arange(double start, double end, double step = 1, DType dtype = DType.Float32, Device? device = null, bool requiresGrad = false)

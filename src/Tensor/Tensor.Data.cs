@@ -34,19 +34,19 @@ public sealed partial class Tensor
     /// <summary>The value of a one-element tensor, as float.</summary>
     public float Item() => NumElements == 1
         ? ToArray()[0]
-        : throw new InvalidOperationException($"Item: only one-element tensors can be converted to a scalar; this one has shape {ShapeUtil.Format(Shape)}.");
+        : throw new InvalidOperationException($"Item: only one-element tensors can be converted to a scalar; this one has shape {ShapeUtil.Format(ShapeArray)}.");
 
     /// <summary>The value of a one-element tensor in its own dtype (float, double or int).</summary>
     public T Item<T>() where T : unmanaged => NumElements == 1
         ? ToArray<T>()[0]
-        : throw new InvalidOperationException($"Item: only one-element tensors can be converted to a scalar; this one has shape {ShapeUtil.Format(Shape)}.");
+        : throw new InvalidOperationException($"Item: only one-element tensors can be converted to a scalar; this one has shape {ShapeUtil.Format(ShapeArray)}.");
 
     /// <summary>A dense row-major tensor of these elements: an <see cref="Alias"/> when this one already is (unless <paramref name="forceCopy"/>), else a copy. Gradients pass through. The caller owns the result.</summary>
     public Tensor Contiguous(bool forceCopy = false)
     {
         ThrowIfDisposed("Contiguous");
         if (IsContiguous && !forceCopy) return Alias();
-        var y = Empty(Shape, DType, Device, "Contiguous");
+        var y = Empty(ShapeArray, DType, Device, "Contiguous");
         if (NumElements > 0) Backend.Copy(AsView(), y.AsView());
         return Record(y, "Contiguous", [this], g => [g]);
     }
@@ -59,7 +59,7 @@ public sealed partial class Tensor
     {
         ThrowIfDisposed("To");
         if (dtype == DType) return Alias();
-        var y = Empty(Shape, dtype, Device, "To");
+        var y = Empty(ShapeArray, dtype, Device, "To");
         if (NumElements > 0) Backend.Copy(AsView(), y.AsView());
         var from = DType;
         if (!dtype.IsFloating()) return y; // integers carry no gradient
@@ -72,7 +72,7 @@ public sealed partial class Tensor
         ThrowIfDisposed("To");
         ArgumentNullException.ThrowIfNull(device);
         if (device == Device) return Alias();
-        var y = Empty(Shape, DType, device, "To");
+        var y = Empty(ShapeArray, DType, device, "To");
         using (var dense = Contiguous()) // staged from this tensor's own memory when it is already dense
             if (NumElements > 0) TransferTo(dense, y);
         var from = Device;
@@ -111,7 +111,7 @@ public sealed partial class Tensor
     {
         ThrowIfDisposed("CopyFrom");
         CheckSameDevice("CopyFrom", this, source);
-        var src = source.BroadcastView("CopyFrom", Shape);
+        var src = source.BroadcastView("CopyFrom", ShapeArray);
         MarkWritten("CopyFrom");
         if (NumElements > 0) Backend.Copy(src, AsView());
         return this;
@@ -132,7 +132,7 @@ public sealed partial class Tensor
         ThrowIfDisposed("AddInPlace");
         CheckSameDevice("AddInPlace", this, other);
         if (other.DType != DType) throw new ArgumentException($"AddInPlace: dtypes {DType.Name()} and {other.DType.Name()} differ.");
-        var src = other.BroadcastView("AddInPlace", Shape);
+        var src = other.BroadcastView("AddInPlace", ShapeArray);
         MarkWritten("AddInPlace");
         if (NumElements > 0) Backend.AddScaled(AsView(), src, alpha);
         return this;
@@ -152,7 +152,7 @@ public sealed partial class Tensor
     {
         ThrowIfDisposed("MulInPlace");
         CheckSameDevice("MulInPlace", this, other);
-        var src = other.BroadcastView("MulInPlace", Shape);
+        var src = other.BroadcastView("MulInPlace", ShapeArray);
         MarkWritten("MulInPlace");
         if (NumElements > 0) Backend.Binary(BinaryOp.Mul, AsView(), src, AsView());
         return this;
@@ -162,15 +162,15 @@ public sealed partial class Tensor
     internal StridedView BroadcastView(string op, int[] target)
     {
         ThrowIfDisposed(op);
-        var full = ShapeUtil.BroadcastShape(op, Shape, target);
+        var full = ShapeUtil.BroadcastShape(op, ShapeArray, target);
         if (!ShapeUtil.SameShape(full, target))
-            throw new ArgumentException($"{op}: a tensor of shape {ShapeUtil.Format(Shape)} cannot be broadcast to {ShapeUtil.Format(target)}.");
-        return new StridedView(Buffer, target, ShapeUtil.BroadcastStrides(Shape, Strides, target), Offset);
+            throw new ArgumentException($"{op}: a tensor of shape {ShapeUtil.Format(ShapeArray)} cannot be broadcast to {ShapeUtil.Format(target)}.");
+        return new StridedView(Buffer, target, ShapeUtil.BroadcastStrides(ShapeArray, StrideArray, target), Offset);
     }
 
     internal static void CheckSameDevice(string op, Tensor a, Tensor b)
     {
         if (a.Device != b.Device)
-            throw new ArgumentException($"{op}: tensors are on two devices, {a.Device} ({ShapeUtil.Format(a.Shape)}) and {b.Device} ({ShapeUtil.Format(b.Shape)}); move one with To(device).");
+            throw new ArgumentException($"{op}: tensors are on two devices, {a.Device} ({ShapeUtil.Format(a.ShapeArray)}) and {b.Device} ({ShapeUtil.Format(b.ShapeArray)}); move one with To(device).");
     }
 }

@@ -21,7 +21,7 @@ public sealed partial class Tensor
         CheckSameDevice(name, a, b);
         var dtype = Promote(a.DType, b.DType);
         if (floatingOnly && !dtype.IsFloating()) dtype = DType.Float32;
-        var shape = ShapeUtil.BroadcastShape(name, a.Shape, b.Shape);
+        var shape = ShapeUtil.BroadcastShape(name, a.ShapeArray, b.ShapeArray);
         // Operands in the common dtype: a conversion is an op-internal temporary; an operand already in it is used as is.
         using var ca = a.DType == dtype ? null : a.To(dtype);
         using var cb = b.DType == dtype ? null : b.To(dtype);
@@ -30,8 +30,8 @@ public sealed partial class Tensor
         var y = Empty(shape, dtype, a.Device, name);
         if (y.NumElements > 0) a.Backend.Binary(op, pa.BroadcastView(name, shape), pb.BroadcastView(name, shape), y.AsView());
         if (vjp is null || !WillRecord(pa, pb)) return y;
-        var aShape = pa.Shape;
-        var bShape = pb.Shape;
+        var aShape = pa.ShapeArray;
+        var bShape = pb.ShapeArray;
         // Only what the VJP reads is saved: an Add keeps no tensor alive, so its output's memory goes
         // back to the pool as soon as it is disposed. Unsaved slots pass the operand itself, whose
         // RequiresGrad flag is all such a VJP may look at.
@@ -66,11 +66,11 @@ public sealed partial class Tensor
     /// <summary>Sums a (broadcast) gradient back down to <paramref name="shape"/>: the one place broadcasting is undone. The caller owns the result.</summary>
     internal Tensor SumToShape(int[] shape)
     {
-        if (ShapeUtil.SameShape(Shape, shape)) return Alias();
+        if (ShapeUtil.SameShape(ShapeArray, shape)) return Alias();
         int lead = Rank - shape.Length;
         var dims = new List<int>();
         for (int i = 0; i < Rank; i++)
-            if (i < lead || (shape[i - lead] == 1 && Shape[i] != 1)) dims.Add(i);
+            if (i < lead || (shape[i - lead] == 1 && ShapeArray[i] != 1)) dims.Add(i);
         using var summed = Sum([.. dims], keepDim: true);
         return summed.Reshape(shape);
     }
@@ -206,7 +206,7 @@ public sealed partial class Tensor
         condition.ThrowIfDisposed("Where");
         CheckSameDevice("Where", condition, a);
         CheckSameDevice("Where", a, b);
-        var shape = ShapeUtil.BroadcastShape("Where", ShapeUtil.BroadcastShape("Where", condition.Shape, a.Shape), b.Shape);
+        var shape = ShapeUtil.BroadcastShape("Where", ShapeUtil.BroadcastShape("Where", condition.ShapeArray, a.ShapeArray), b.ShapeArray);
         var dtype = Promote(a.DType, b.DType);
         // Operands in the common dtype: a conversion is an op-internal temporary; an operand already in it is used as is.
         using var ca = a.DType == dtype ? null : a.To(dtype);
@@ -217,8 +217,8 @@ public sealed partial class Tensor
         if (y.NumElements > 0)
             a.Backend.Where(condition.BroadcastView("Where", shape), pa.BroadcastView("Where", shape), pb.BroadcastView("Where", shape), y.AsView());
         if (!WillRecord(pa, pb)) return y;
-        var aShape = pa.Shape;
-        var bShape = pb.Shape;
+        var aShape = pa.ShapeArray;
+        var bShape = pb.ShapeArray;
         var saved = new[] { pa.Saved(), pb.Saved(), condition.Saved() };
         return Record(y, "Where", [saved[0], saved[1]], g =>
         {

@@ -14,7 +14,7 @@ public sealed partial class Tensor
     /// </summary>
     public override string ToString()
     {
-        if (IsDisposed) return $"tensor(<disposed>, shape={ShapeUtil.Format(Shape)})";
+        if (IsDisposed) return $"tensor(<disposed>, shape={ShapeUtil.Format(ShapeArray)})";
         var values = ValuesAsDouble();
         bool summarize = values.Length > SummaryThreshold;
         bool integer = !DType.IsFloating() || values.All(v => double.IsNaN(v) || double.IsInfinity(v) || v == Math.Round(v));
@@ -40,7 +40,7 @@ public sealed partial class Tensor
         else Append(sb, 0, 0, "tensor(".Length);
         // Suffixes in PyTorch's order: device, size (empty tensors), dtype, grad.
         if (Device.Kind != DeviceKind.Cpu) sb.Append($", device='{Device}'");
-        if (Rank > 0 && values.Length == 0) sb.Append($", size={ShapeUtil.Format(Shape)}");
+        if (Rank > 0 && values.Length == 0) sb.Append($", size={ShapeUtil.Format(ShapeArray)}");
         if (DType != DType.Float32) sb.Append($", dtype={DType.Name()}");
         if (GradFn is { } fn) sb.Append($", gradFn={fn.Name}");
         else if (RequiresGrad) sb.Append(", requiresGrad=True");
@@ -50,9 +50,9 @@ public sealed partial class Tensor
         void Append(StringBuilder b, int dim, long offset, int indent)
         {
             long stride = 1;
-            for (int d = dim + 1; d < Rank; d++) stride *= Shape[d];
+            for (int d = dim + 1; d < Rank; d++) stride *= ShapeArray[d];
             b.Append('[');
-            int n = Shape[dim];
+            int n = ShapeArray[dim];
             for (int i = 0; i < n; i++)
             {
                 if (summarize && n > 2 * EdgeItems && i == EdgeItems)

@@ -12,7 +12,7 @@ public sealed partial class Tensor
     private static void CheckIndexRange(string op, Tensor index, int size, string target)
     {
         if (index.DType != DType.Int32)
-            throw new ArgumentException($"{op}: index must be an int32 tensor; got {index.DType.Name()} {ShapeUtil.Format(index.Shape)}.");
+            throw new ArgumentException($"{op}: index must be an int32 tensor; got {index.DType.Name()} {ShapeUtil.Format(index.ShapeArray)}.");
         if (index.NumElements == 0) return;
         using var lo = index.Min();
         using var hi = index.Max();
@@ -32,19 +32,19 @@ public sealed partial class Tensor
         ThrowIfDisposed("Gather");
         index.ThrowIfDisposed("Gather");
         CheckSameDevice("Gather", this, index);
-        int d = ShapeUtil.NormalizeDim("Gather", dim, Rank, Shape);
+        int d = ShapeUtil.NormalizeDim("Gather", dim, Rank, ShapeArray);
         if (index.Rank != Rank)
-            throw new ArgumentException($"Gather: index of shape {ShapeUtil.Format(index.Shape)} must have the same rank as the input {ShapeUtil.Format(Shape)}.");
+            throw new ArgumentException($"Gather: index of shape {ShapeUtil.Format(index.ShapeArray)} must have the same rank as the input {ShapeUtil.Format(ShapeArray)}.");
         for (int i = 0; i < Rank; i++)
-            if (i != d && index.Shape[i] > Shape[i])
-                throw new ArgumentException($"Gather: index shape {ShapeUtil.Format(index.Shape)} exceeds input shape {ShapeUtil.Format(Shape)} at dim {i}.");
-        if (checkRange) CheckIndexRange("Gather", index, Rank == 0 ? 1 : Shape[d], Shape, d);
+            if (i != d && index.Shape[i] > ShapeArray[i])
+                throw new ArgumentException($"Gather: index shape {ShapeUtil.Format(index.ShapeArray)} exceeds input shape {ShapeUtil.Format(ShapeArray)} at dim {i}.");
+        if (checkRange) CheckIndexRange("Gather", index, Rank == 0 ? 1 : ShapeArray[d], ShapeArray, d);
         // Narrow the other dims to the index's extent so source and index agree outside dim d.
         var source = this;
         var temps = new List<Tensor>();
         for (int i = 0; i < Rank; i++)
-            if (i != d && index.Shape[i] < Shape[i]) { source = source.Narrow(i, 0, index.Shape[i]); temps.Add(source); }
-        var y = Empty(index.Shape, DType, Device, "Gather");
+            if (i != d && index.Shape[i] < ShapeArray[i]) { source = source.Narrow(i, 0, index.Shape[i]); temps.Add(source); }
+        var y = Empty(index.ShapeArray, DType, Device, "Gather");
         if (y.NumElements > 0)
         {
             var vx = source.AsThreeAxis(d, out var cx);
@@ -53,19 +53,19 @@ public sealed partial class Tensor
                 Backend.Gather(vx, vi, StridedView.Contiguous(y.Buffer, vi.Shape));
         }
         foreach (var t in temps) t.Dispose();
-        var inputShape = Shape;
+        var inputShape = ShapeArray;
         return Record(y, "Gather", [this], [index], (g, s) =>
         {
             // Scatter into the index's extent (ScatterAdd needs index and target to agree outside dim d),
             // then zero-pad the dims where the index was narrower than the input.
-            var scatterShape = (int[])s[0].Shape.Clone();
+            var scatterShape = (int[])s[0].ShapeArray.Clone();
             scatterShape[d] = inputShape[d];
             Tensor grad;
             using (var zeros = Zeros(scatterShape, g.DType, g.Device)) grad = zeros.ScatterAdd(d, s[0], g);
             for (int i = 0; i < inputShape.Length; i++)
             {
                 if (i == d || grad.Shape[i] == inputShape[i]) continue;
-                var padded = (int[])grad.Shape.Clone();
+                var padded = (int[])grad.ShapeArray.Clone();
                 padded[i] = inputShape[i];
                 using var narrow = grad;
                 grad = narrow.EmbedInto(padded, i, 0);
@@ -84,15 +84,15 @@ public sealed partial class Tensor
         ThrowIfDisposed("ScatterAdd");
         CheckSameDevice("ScatterAdd", this, index);
         CheckSameDevice("ScatterAdd", this, source);
-        int d = ShapeUtil.NormalizeDim("ScatterAdd", dim, Rank, Shape);
-        if (!ShapeUtil.SameShape(index.Shape, source.Shape) || index.Rank != Rank)
-            throw new ArgumentException($"ScatterAdd: index {ShapeUtil.Format(index.Shape)} and source {ShapeUtil.Format(source.Shape)} must have one shape, of the same rank as the target {ShapeUtil.Format(Shape)}.");
+        int d = ShapeUtil.NormalizeDim("ScatterAdd", dim, Rank, ShapeArray);
+        if (!ShapeUtil.SameShape(index.ShapeArray, source.ShapeArray) || index.Rank != Rank)
+            throw new ArgumentException($"ScatterAdd: index {ShapeUtil.Format(index.ShapeArray)} and source {ShapeUtil.Format(source.ShapeArray)} must have one shape, of the same rank as the target {ShapeUtil.Format(ShapeArray)}.");
         for (int i = 0; i < Rank; i++)
-            if (i != d && index.Shape[i] != Shape[i])
-                throw new ArgumentException($"ScatterAdd: index shape {ShapeUtil.Format(index.Shape)} must match the target {ShapeUtil.Format(Shape)} outside dim {d}.");
+            if (i != d && index.Shape[i] != ShapeArray[i])
+                throw new ArgumentException($"ScatterAdd: index shape {ShapeUtil.Format(index.ShapeArray)} must match the target {ShapeUtil.Format(ShapeArray)} outside dim {d}.");
         if (source.DType != DType)
             throw new ArgumentException($"ScatterAdd: source dtype {source.DType.Name()} differs from the target's {DType.Name()}.");
-        CheckIndexRange("ScatterAdd", index, Rank == 0 ? 1 : Shape[d], Shape, d);
+        CheckIndexRange("ScatterAdd", index, Rank == 0 ? 1 : ShapeArray[d], ShapeArray, d);
         var y = Contiguous(forceCopy: true).DetachGraphInPlace();
         if (index.NumElements > 0)
         {
@@ -126,18 +126,18 @@ public sealed partial class Tensor
     private Tensor IndexSelect(int dim, Tensor index, bool checkRange)
     {
         ThrowIfDisposed("IndexSelect");
-        int d = ShapeUtil.NormalizeDim("IndexSelect", dim, Rank, Shape);
+        int d = ShapeUtil.NormalizeDim("IndexSelect", dim, Rank, ShapeArray);
         if (index.Rank != 1)
-            throw new ArgumentException($"IndexSelect: index must be 1-D; got shape {ShapeUtil.Format(index.Shape)}.");
+            throw new ArgumentException($"IndexSelect: index must be 1-D; got shape {ShapeUtil.Format(index.ShapeArray)}.");
         if (Rank == 0)
             throw new ArgumentException("IndexSelect: cannot select from a 0-dimensional tensor.");
         CheckSameDevice("IndexSelect", this, index);
         // Checked once on the 1-D index (not on its expansion below), and reported as IndexSelect's.
-        if (checkRange) CheckIndexRange("IndexSelect", index, Shape[d], Shape, d);
+        if (checkRange) CheckIndexRange("IndexSelect", index, ShapeArray[d], ShapeArray, d);
         // A 1-D index broadcast along the other dims is exactly a gather index.
         var viewShape = Enumerable.Repeat(1, Rank).ToArray();
         viewShape[d] = index.Shape[0];
-        var outShape = (int[])Shape.Clone();
+        var outShape = (int[])ShapeArray.Clone();
         outShape[d] = index.Shape[0];
         using var shaped = index.Reshape(viewShape);
         using var expanded = shaped.Expand(outShape);
@@ -152,7 +152,7 @@ public sealed partial class Tensor
     {
         labels.ThrowIfDisposed("OneHot");
         if (numClasses <= 0) throw new ArgumentException($"OneHot: numClasses must be positive; got {numClasses}.");
-        CheckIndexRange("OneHot", labels, numClasses, $"{numClasses} classes (labels of shape {ShapeUtil.Format(labels.Shape)})");
+        CheckIndexRange("OneHot", labels, numClasses, $"{numClasses} classes (labels of shape {ShapeUtil.Format(labels.ShapeArray)})");
         using var classes = Arange(0, numClasses, 1, DType.Int32, labels.Device);
         using var column = labels.Unsqueeze(-1);
         var mask = column.Eq(classes);
@@ -165,7 +165,7 @@ public sealed partial class Tensor
     {
         if (tensors.Count == 0) throw new ArgumentException("Cat: expected at least one tensor.");
         var first = tensors[0];
-        int d = ShapeUtil.NormalizeDim("Cat", dim, first.Rank, first.Shape);
+        int d = ShapeUtil.NormalizeDim("Cat", dim, first.Rank, first.ShapeArray);
         if (first.Rank == 0) throw new ArgumentException("Cat: zero-dimensional tensors cannot be concatenated; use Stack.");
         int total = 0;
         var dtype = first.DType;
@@ -174,15 +174,15 @@ public sealed partial class Tensor
             t.ThrowIfDisposed("Cat");
             CheckSameDevice("Cat", first, t);
             if (t.Rank != first.Rank)
-                throw new ArgumentException($"Cat: tensors must have the same rank; got {ShapeUtil.Format(first.Shape)} and {ShapeUtil.Format(t.Shape)}.");
+                throw new ArgumentException($"Cat: tensors must have the same rank; got {ShapeUtil.Format(first.ShapeArray)} and {ShapeUtil.Format(t.ShapeArray)}.");
             for (int i = 0; i < t.Rank; i++)
                 if (i != d && t.Shape[i] != first.Shape[i])
-                    throw new ArgumentException($"Cat: shapes {ShapeUtil.Format(first.Shape)} and {ShapeUtil.Format(t.Shape)} differ at dim {i} (only dim {d} may differ).");
+                    throw new ArgumentException($"Cat: shapes {ShapeUtil.Format(first.ShapeArray)} and {ShapeUtil.Format(t.ShapeArray)} differ at dim {i} (only dim {d} may differ).");
             if (t.DType != dtype)
                 throw new ArgumentException($"Cat: dtypes {dtype.Name()} and {t.DType.Name()} differ; convert with To(DType) first.");
             total += t.Shape[d];
         }
-        var shape = (int[])first.Shape.Clone();
+        var shape = (int[])first.ShapeArray.Clone();
         shape[d] = total;
         var y = Empty(shape, dtype, first.Device, "Cat");
         var sizes = new int[tensors.Count];
@@ -192,7 +192,7 @@ public sealed partial class Tensor
             var t = tensors[i];
             sizes[i] = t.Shape[d];
             if (t.NumElements > 0)
-                first.Backend.Copy(t.AsView(), new StridedView(y.Buffer, t.Shape, y.Strides, (long)offset * y.Strides[d]));
+                first.Backend.Copy(t.AsView(), new StridedView(y.Buffer, t.ShapeArray, y.StrideArray, (long)offset * y.Strides[d]));
             offset += sizes[i];
         }
         if (!dtype.IsFloating()) return y;
@@ -214,8 +214,8 @@ public sealed partial class Tensor
     {
         if (tensors.Count == 0) throw new ArgumentException("Stack: expected at least one tensor.");
         foreach (var t in tensors)
-            if (!ShapeUtil.SameShape(t.Shape, tensors[0].Shape))
-                throw new ArgumentException($"Stack: every tensor must have the same shape; got {ShapeUtil.Format(tensors[0].Shape)} and {ShapeUtil.Format(t.Shape)}.");
+            if (!ShapeUtil.SameShape(t.ShapeArray, tensors[0].ShapeArray))
+                throw new ArgumentException($"Stack: every tensor must have the same shape; got {ShapeUtil.Format(tensors[0].ShapeArray)} and {ShapeUtil.Format(t.ShapeArray)}.");
         int rank = tensors[0].Rank + 1;
         int d = dim < 0 ? dim + rank : dim;
         if (d < 0 || d >= rank)

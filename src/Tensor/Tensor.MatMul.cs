@@ -15,11 +15,11 @@ public sealed partial class Tensor
         other.ThrowIfDisposed("MatMul");
         CheckSameDevice("MatMul", this, other);
         if (Rank == 0 || other.Rank == 0)
-            throw new ArgumentException($"MatMul: {ShapeUtil.Format(Shape)} x {ShapeUtil.Format(other.Shape)}: both operands need at least one dim.");
+            throw new ArgumentException($"MatMul: {ShapeUtil.Format(ShapeArray)} x {ShapeUtil.Format(other.ShapeArray)}: both operands need at least one dim.");
         if (Rank == 1 && other.Rank == 1)
         {
-            if (Shape[0] != other.Shape[0])
-                throw new ArgumentException($"MatMul: {ShapeUtil.Format(Shape)} x {ShapeUtil.Format(other.Shape)}: inner dimensions {Shape[0]} and {other.Shape[0]} differ.");
+            if (ShapeArray[0] != other.Shape[0])
+                throw new ArgumentException($"MatMul: {ShapeUtil.Format(ShapeArray)} x {ShapeUtil.Format(other.ShapeArray)}: inner dimensions {ShapeArray[0]} and {other.ShapeArray[0]} differ.");
             using var row = Unsqueeze(0);
             using var col = other.Unsqueeze(1);
             using var m = row.MatMul(col);
@@ -45,17 +45,17 @@ public sealed partial class Tensor
     {
         int m = a.Shape[^2], k = a.Shape[^1], k2 = b.Shape[^2], n = b.Shape[^1];
         if (k != k2)
-            throw new ArgumentException($"MatMul: {ShapeUtil.Format(a.Shape)} x {ShapeUtil.Format(b.Shape)}: inner dimensions {k} and {k2} differ.");
+            throw new ArgumentException($"MatMul: {ShapeUtil.Format(a.ShapeArray)} x {ShapeUtil.Format(b.ShapeArray)}: inner dimensions {k} and {k2} differ.");
         var dtype = Promote(a.DType, b.DType);
         if (!dtype.IsFloating())
-            throw new NotSupportedException($"MatMul: {ShapeUtil.Format(a.Shape)} x {ShapeUtil.Format(b.Shape)}: dtype int32 is not supported (expected float32 or float64).");
+            throw new NotSupportedException($"MatMul: {ShapeUtil.Format(a.ShapeArray)} x {ShapeUtil.Format(b.ShapeArray)}: dtype int32 is not supported (expected float32 or float64).");
         if (a.DType != b.DType)
-            throw new ArgumentException($"MatMul: {ShapeUtil.Format(a.Shape)} {a.DType.Name()} x {ShapeUtil.Format(b.Shape)} {b.DType.Name()}: dtypes differ; convert one with To(DType).");
+            throw new ArgumentException($"MatMul: {ShapeUtil.Format(a.ShapeArray)} {a.DType.Name()} x {ShapeUtil.Format(b.ShapeArray)} {b.DType.Name()}: dtypes differ; convert one with To(DType).");
         int[] batch;
-        try { batch = ShapeUtil.BroadcastShape("MatMul", a.Shape[..^2], b.Shape[..^2]); }
+        try { batch = ShapeUtil.BroadcastShape("MatMul", a.ShapeArray[..^2], b.ShapeArray[..^2]); }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"MatMul: {ShapeUtil.Format(a.Shape)} x {ShapeUtil.Format(b.Shape)}: batch dims {ShapeUtil.Format(a.Shape[..^2])} and {ShapeUtil.Format(b.Shape[..^2])} cannot be broadcast.", e);
+            throw new ArgumentException($"MatMul: {ShapeUtil.Format(a.ShapeArray)} x {ShapeUtil.Format(b.ShapeArray)}: batch dims {ShapeUtil.Format(a.ShapeArray[..^2])} and {ShapeUtil.Format(b.ShapeArray[..^2])} cannot be broadcast.", e);
         }
         int[] outShape = [.. batch, m, n];
         ShapeUtil.CheckShape("MatMul", outShape);
@@ -72,8 +72,8 @@ public sealed partial class Tensor
                 else a.Backend.MatMul(va, vb, StridedView.Contiguous(y.Buffer, [batchCount, m, n]));
             }
         }
-        var aShape = a.Shape;
-        var bShape = b.Shape;
+        var aShape = a.ShapeArray;
+        var bShape = b.ShapeArray;
         return Record(y, "MatMul", [a, b], [a, b], (g, s) =>
         [
             s[0].RequiresGrad ? g.MatMul(s[1].Transpose(-1, -2)).SumToShape(aShape) : null,
@@ -87,7 +87,7 @@ public sealed partial class Tensor
     {
         copy = null;
         int[] full = [.. batch, t.Shape[^2], t.Shape[^1]];
-        var strides = ShapeUtil.BroadcastStrides(t.Shape, t.Strides, full);
+        var strides = ShapeUtil.BroadcastStrides(t.ShapeArray, t.StrideArray, full);
         int rank = full.Length;
         if (ShapeUtil.TryCollapse(full, strides, 0, rank - 2, out int count, out int stride))
             return new StridedView(t.Buffer, [count, full[^2], full[^1]], [stride, strides[^2], strides[^1]], t.Offset);

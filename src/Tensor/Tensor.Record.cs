@@ -39,7 +39,7 @@ public sealed partial class Tensor
     }
 
     private string StaleMessage(string op, string when) =>
-        $"{op}: the {ShapeUtil.Format(Shape)} tensor computed by '{GradFn!.Name}' was modified in place by '{_storage.LastInPlaceOp}' {when}; " +
+        $"{op}: the {ShapeUtil.Format(ShapeArray)} tensor computed by '{GradFn!.Name}' was modified in place by '{_storage.LastInPlaceOp}' {when}; " +
         "in-place ops are not recorded, so no gradient can flow through its new values. Use the out-of-place op, or change a Clone() of the tensor.";
 
     /// <summary>Throws when this tensor was computed by a recorded op and changed in place afterwards (backward from it would be wrong).</summary>
@@ -60,7 +60,7 @@ public sealed partial class Tensor
         var source = _graphSource ?? this;
         if (source._requiresGrad && source._gradFn is null && GradMode.IsEnabled)
             throw new InvalidOperationException(
-                $"{op}: this {ShapeUtil.Format(Shape)} tensor is a leaf that requires grad; changing it in place outside Autograd.NoGrad() would leave its gradient wrong. " +
+                $"{op}: this {ShapeUtil.Format(ShapeArray)} tensor is a leaf that requires grad; changing it in place outside Autograd.NoGrad() would leave its gradient wrong. " +
                 "Wrap the update in 'using (Autograd.NoGrad())' (as optimizers do), or change a Detach()ed or Clone()d tensor.");
         _storage.MarkWritten(op);
     }
@@ -99,19 +99,19 @@ public sealed partial class Tensor
     {
         ThrowIfDisposed("Backward");
         if (!RequiresGrad)
-            throw new InvalidOperationException($"Backward: this {ShapeUtil.Format(Shape)} tensor does not require grad and has no graph (did no input have RequiresGrad = true, or was it computed under NoGrad?).");
+            throw new InvalidOperationException($"Backward: this {ShapeUtil.Format(ShapeArray)} tensor does not require grad and has no graph (did no input have RequiresGrad = true, or was it computed under NoGrad?).");
         ThrowIfModifiedSinceRecorded("Backward");
         Tensor seed;
         if (gradient is null)
         {
             if (NumElements != 1)
-                throw new InvalidOperationException($"Backward: gradient can be implicitly created only for a one-element tensor; this one has shape {ShapeUtil.Format(Shape)}. Pass the gradient of the result with respect to it.");
+                throw new InvalidOperationException($"Backward: gradient can be implicitly created only for a one-element tensor; this one has shape {ShapeUtil.Format(ShapeArray)}. Pass the gradient of the result with respect to it.");
             using (TensorScope.Suspend()) seed = OnesLike(this);
         }
         else
         {
-            if (!ShapeUtil.SameShape(gradient.Shape, Shape))
-                throw new ArgumentException($"Backward: gradient shape {ShapeUtil.Format(gradient.Shape)} does not match the tensor's shape {ShapeUtil.Format(Shape)}.");
+            if (!ShapeUtil.SameShape(gradient.ShapeArray, ShapeArray))
+                throw new ArgumentException($"Backward: gradient shape {ShapeUtil.Format(gradient.ShapeArray)} does not match the tensor's shape {ShapeUtil.Format(ShapeArray)}.");
             CheckSameDevice("Backward", this, gradient);
             using (TensorScope.Suspend()) seed = gradient.Alias();
         }

@@ -13,14 +13,14 @@ public sealed partial class Tensor
     {
         copy = null;
         var src = this;
-        if (!ShapeUtil.TryCollapse(Shape, Strides, 0, d, out int outer, out int outerStride)
-            || !ShapeUtil.TryCollapse(Shape, Strides, d + 1, Rank, out int inner, out int innerStride))
+        if (!ShapeUtil.TryCollapse(ShapeArray, StrideArray, 0, d, out int outer, out int outerStride)
+            || !ShapeUtil.TryCollapse(ShapeArray, StrideArray, d + 1, Rank, out int inner, out int innerStride))
         {
             copy = src = Contiguous(forceCopy: true);
-            ShapeUtil.TryCollapse(src.Shape, src.Strides, 0, d, out outer, out outerStride);
-            ShapeUtil.TryCollapse(src.Shape, src.Strides, d + 1, Rank, out inner, out innerStride);
+            ShapeUtil.TryCollapse(src.ShapeArray, src.StrideArray, 0, d, out outer, out outerStride);
+            ShapeUtil.TryCollapse(src.ShapeArray, src.StrideArray, d + 1, Rank, out inner, out innerStride);
         }
-        int n = Rank == 0 ? 1 : Shape[d];
+        int n = Rank == 0 ? 1 : ShapeArray[d];
         int nStride = Rank == 0 ? 1 : src.Strides[d];
         return new StridedView(src.Buffer, [outer, n, inner], [outerStride, nStride, innerStride], src.Offset);
     }
@@ -33,7 +33,7 @@ public sealed partial class Tensor
         {
             var shape = ReducedShape(d, keepDim);
             if (op is ReduceOp.Max or ReduceOp.Min or ReduceOp.ArgMax or ReduceOp.ArgMin && view.Shape[1] == 0)
-                throw new ArgumentException($"{name}: cannot reduce dim {d} of size 0 (shape {ShapeUtil.Format(Shape)}); the result would have no identity.");
+                throw new ArgumentException($"{name}: cannot reduce dim {d} of size 0 (shape {ShapeUtil.Format(ShapeArray)}); the result would have no identity.");
             var y = Empty(shape, outDType, Device, name);
             if (y.NumElements > 0)
                 Backend.Reduce(op, view, new StridedView(y.Buffer, [view.Shape[0], view.Shape[2]], [view.Shape[2], 1], 0));
@@ -44,7 +44,7 @@ public sealed partial class Tensor
     private int[] ReducedShape(int d, bool keepDim)
     {
         if (Rank == 0) return [];
-        var shape = Shape.ToList();
+        var shape = ShapeArray.ToList();
         if (keepDim) shape[d] = 1; else shape.RemoveAt(d);
         return [.. shape];
     }
@@ -65,7 +65,7 @@ public sealed partial class Tensor
         try
         {
             if (op != ReduceOp.Sum && NumElements == 0)
-                throw new ArgumentException($"{name}: cannot reduce an empty tensor of shape {ShapeUtil.Format(Shape)}; the result would have no identity.");
+                throw new ArgumentException($"{name}: cannot reduce an empty tensor of shape {ShapeUtil.Format(ShapeArray)}; the result would have no identity.");
             var y = Empty([], outDType, Device, name);
             var view = new StridedView(src.Buffer, [1, (int)NumElements, 1], [0, 1, 0], src.Offset);
             Backend.Reduce(op, view, new StridedView(y.Buffer, [1, 1], [1, 1], 0));
@@ -81,7 +81,7 @@ public sealed partial class Tensor
     public Tensor Sum()
     {
         var y = ReduceAll("Sum", ReduceOp.Sum, DType);
-        var shape = Shape;
+        var shape = ShapeArray;
         return Record(y, "Sum", [this], g => [g.Reshape([.. shape.Select(_ => 1)]).Expand(shape)]);
     }
 
@@ -92,7 +92,7 @@ public sealed partial class Tensor
     public Tensor Sum(int[] dims, bool keepDim = false)
     {
         ThrowIfDisposed("Sum");
-        var norm = dims.Select(d => ShapeUtil.NormalizeDim("Sum", d, Rank, Shape)).Distinct().OrderByDescending(d => d).ToArray();
+        var norm = dims.Select(d => ShapeUtil.NormalizeDim("Sum", d, Rank, ShapeArray)).Distinct().OrderByDescending(d => d).ToArray();
         if (norm.Length == 0) return Contiguous(forceCopy: true);
         // Reduce one dim at a time, innermost first, keeping dims so the indices stay valid.
         Tensor current = ReduceDim("Sum", ReduceOp.Sum, norm[0], keepDim: true, DType);
@@ -104,11 +104,11 @@ public sealed partial class Tensor
         Tensor y = current;
         if (!keepDim)
         {
-            var finalShape = Shape.Where((_, i) => !norm.Contains(i)).ToArray();
+            var finalShape = ShapeArray.Where((_, i) => !norm.Contains(i)).ToArray();
             y = current.ReshapeUnrecorded(finalShape);
         }
-        var inputShape = Shape;
-        int[] kept = Rank == 0 ? [] : Shape.Select((s, i) => norm.Contains(i) ? 1 : s).ToArray();
+        var inputShape = ShapeArray;
+        int[] kept = Rank == 0 ? [] : ShapeArray.Select((s, i) => norm.Contains(i) ? 1 : s).ToArray();
         return Record(y, "Sum", [this], g => [g.Reshape(kept).Expand(inputShape)]);
     }
 
@@ -137,7 +137,7 @@ public sealed partial class Tensor
     {
         RequireFloating("Mean");
         long count = 1;
-        foreach (var d in dims.Select(d => ShapeUtil.NormalizeDim("Mean", d, Rank, Shape)).Distinct()) count *= Rank == 0 ? 1 : Shape[d];
+        foreach (var d in dims.Select(d => ShapeUtil.NormalizeDim("Mean", d, Rank, ShapeArray)).Distinct()) count *= Rank == 0 ? 1 : ShapeArray[d];
         using var s = Sum(dims, keepDim);
         return s * (1.0 / count);
     }
@@ -145,7 +145,7 @@ public sealed partial class Tensor
     private void RequireFloating(string op)
     {
         if (!DType.IsFloating())
-            throw new NotSupportedException($"{op}: dtype {DType.Name()} is not supported (expected float32 or float64) for the tensor of shape {ShapeUtil.Format(Shape)}; convert it with To(DType.Float32).");
+            throw new NotSupportedException($"{op}: dtype {DType.Name()} is not supported (expected float32 or float64) for the tensor of shape {ShapeUtil.Format(ShapeArray)}; convert it with To(DType.Float32).");
     }
 
     /// <summary>Largest element. Its gradient is shared evenly among tied maxima, as PyTorch's <c>max()</c> does.</summary>
@@ -178,12 +178,12 @@ public sealed partial class Tensor
     private Tensor ExtremumDim(string name, ReduceOp op, ReduceOp argOp, int dim, bool keepDim)
     {
         ThrowIfDisposed(name);
-        int d = ShapeUtil.NormalizeDim(name, dim, Rank, Shape);
+        int d = ShapeUtil.NormalizeDim(name, dim, Rank, ShapeArray);
         var y = ReduceDim(name, op, d, keepDim, DType);
         if (!WillRecord(this) || !DType.IsFloating()) return y;
         var index = ReduceDim(name, argOp, d, keepDim: true, DType.Int32);
-        var inputShape = Shape;
-        int[] kept = Rank == 0 ? [] : Shape.Select((s, i) => i == d ? 1 : s).ToArray();
+        var inputShape = ShapeArray;
+        int[] kept = Rank == 0 ? [] : ShapeArray.Select((s, i) => i == d ? 1 : s).ToArray();
         return Record(y, name, [this], g =>
         {
             using var zeros = Zeros(inputShape, g.DType, g.Device);
@@ -199,11 +199,11 @@ public sealed partial class Tensor
 
     /// <summary>Indices (Int32) of the largest values along <paramref name="dim"/>; the first one on ties.</summary>
     public Tensor ArgMax(int dim, bool keepDim = false) =>
-        ReduceDim("ArgMax", ReduceOp.ArgMax, ShapeUtil.NormalizeDim("ArgMax", dim, Rank, Shape), keepDim, DType.Int32);
+        ReduceDim("ArgMax", ReduceOp.ArgMax, ShapeUtil.NormalizeDim("ArgMax", dim, Rank, ShapeArray), keepDim, DType.Int32);
 
     /// <summary>Indices (Int32) of the smallest values along <paramref name="dim"/>.</summary>
     public Tensor ArgMin(int dim, bool keepDim = false) =>
-        ReduceDim("ArgMin", ReduceOp.ArgMin, ShapeUtil.NormalizeDim("ArgMin", dim, Rank, Shape), keepDim, DType.Int32);
+        ReduceDim("ArgMin", ReduceOp.ArgMin, ShapeUtil.NormalizeDim("ArgMin", dim, Rank, ShapeArray), keepDim, DType.Int32);
 
     /// <summary>Softmax along <paramref name="dim"/>, computed stably (the maximum is subtracted first).</summary>
     public Tensor Softmax(int dim)
@@ -236,11 +236,11 @@ public sealed partial class Tensor
     {
         ThrowIfDisposed(name);
         RequireFloating(name);
-        d = ShapeUtil.NormalizeDim(name, dim, Rank, Shape);
+        d = ShapeUtil.NormalizeDim(name, dim, Rank, ShapeArray);
         var view = AsThreeAxis(d, out var copy);
         using (copy)
         {
-            var y = Empty(Shape, DType, Device, name);
+            var y = Empty(ShapeArray, DType, Device, name);
             if (y.NumElements > 0)
                 Backend.Softmax(view, StridedView.Contiguous(y.Buffer, view.Shape), log);
             return y;

@@ -11,8 +11,8 @@ public sealed partial class Tensor
     {
         ThrowIfDisposed(name);
         if (floatingOnly && !DType.IsFloating())
-            throw new NotSupportedException($"{name}: dtype {DType.Name()} is not supported (expected float32 or float64) for the tensor of shape {ShapeUtil.Format(Shape)}; convert it with To(DType.Float32).");
-        var y = Empty(Shape, DType, Device, name);
+            throw new NotSupportedException($"{name}: dtype {DType.Name()} is not supported (expected float32 or float64) for the tensor of shape {ShapeUtil.Format(ShapeArray)}; convert it with To(DType.Float32).");
+        var y = Empty(ShapeArray, DType, Device, name);
         if (NumElements > 0) Backend.Unary(op, AsView(), y.AsView(), alpha, beta);
         return y;
     }

@@ -30,13 +30,13 @@ public sealed partial class Tensor
         ThrowIfDisposed("View");
         var target = InferShape("View", shape);
         if (!TryViewStrides(target, out var strides))
-            throw new InvalidOperationException($"View: a tensor of shape {ShapeUtil.Format(Shape)} with strides {ShapeUtil.Format(Strides)} cannot be viewed as {ShapeUtil.Format(target)} without a copy; use Reshape or Contiguous().View.");
+            throw new InvalidOperationException($"View: a tensor of shape {ShapeUtil.Format(ShapeArray)} with strides {ShapeUtil.Format(StrideArray)} cannot be viewed as {ShapeUtil.Format(target)} without a copy; use Reshape or Contiguous().View.");
         return ViewWith("View", target, strides);
     }
 
     private Tensor ViewWith(string name, int[] target, int[] strides)
     {
-        var inputShape = Shape;
+        var inputShape = ShapeArray;
         return MakeView(name, target, strides, Offset, g => [g.Reshape(inputShape)]);
     }
 
@@ -59,11 +59,11 @@ public sealed partial class Tensor
         if (infer >= 0)
         {
             if (known == 0 || n % known != 0)
-                throw new ArgumentException($"{op}: cannot reshape a tensor of shape {ShapeUtil.Format(Shape)} ({n} elements) into {ShapeUtil.Format(shape)}.");
+                throw new ArgumentException($"{op}: cannot reshape a tensor of shape {ShapeUtil.Format(ShapeArray)} ({n} elements) into {ShapeUtil.Format(shape)}.");
             result[infer] = (int)(n / known);
         }
         else if (known != n)
-            throw new ArgumentException($"{op}: cannot reshape a tensor of shape {ShapeUtil.Format(Shape)} ({n} elements) into {ShapeUtil.Format(shape)} ({known} elements).");
+            throw new ArgumentException($"{op}: cannot reshape a tensor of shape {ShapeUtil.Format(ShapeArray)} ({n} elements) into {ShapeUtil.Format(shape)} ({known} elements).");
         ShapeUtil.CheckShape(op, result);
         return result;
     }
@@ -78,8 +78,8 @@ public sealed partial class Tensor
             strides = ShapeUtil.RowMajorStrides(target);
             return true;
         }
-        var oldShape = Shape.Where(d => d != 1).ToArray();
-        var oldStrides = Shape.Select((d, i) => (d, i)).Where(p => p.d != 1).Select(p => Strides[p.i]).ToArray();
+        var oldShape = ShapeArray.Where(d => d != 1).ToArray();
+        var oldStrides = ShapeArray.Select((d, i) => (d, i)).Where(p => p.d != 1).Select(p => StrideArray[p.i]).ToArray();
         int oi = 0, ni = 0;
         while (ni < target.Length)
         {
@@ -113,12 +113,12 @@ public sealed partial class Tensor
     /// <summary>Dims <paramref name="startDim"/>..<paramref name="endDim"/> merged into one.</summary>
     public Tensor Flatten(int startDim, int endDim = -1)
     {
-        int s = ShapeUtil.NormalizeDim("Flatten", startDim, Rank, Shape);
-        int e = ShapeUtil.NormalizeDim("Flatten", endDim, Rank, Shape);
+        int s = ShapeUtil.NormalizeDim("Flatten", startDim, Rank, ShapeArray);
+        int e = ShapeUtil.NormalizeDim("Flatten", endDim, Rank, ShapeArray);
         if (Rank == 0) return Reshape(1);
-        var shape = Shape.Take(s).Append(-1).Concat(Shape.Skip(e + 1)).ToArray();
-        if (e < s) throw new ArgumentException($"Flatten: startDim {startDim} comes after endDim {endDim} for shape {ShapeUtil.Format(Shape)}.");
-        shape[s] = Shape.Skip(s).Take(e - s + 1).Aggregate(1, (a, b) => a * b);
+        var shape = ShapeArray.Take(s).Append(-1).Concat(ShapeArray.Skip(e + 1)).ToArray();
+        if (e < s) throw new ArgumentException($"Flatten: startDim {startDim} comes after endDim {endDim} for shape {ShapeUtil.Format(ShapeArray)}.");
+        shape[s] = ShapeArray.Skip(s).Take(e - s + 1).Aggregate(1, (a, b) => a * b);
         return Reshape(shape);
     }
 
@@ -126,21 +126,21 @@ public sealed partial class Tensor
     public Tensor Permute(params int[] dims)
     {
         if (dims.Length != Rank)
-            throw new ArgumentException($"Permute: {dims.Length} dims given for a tensor of rank {Rank} (shape {ShapeUtil.Format(Shape)}).");
-        var norm = dims.Select(d => ShapeUtil.NormalizeDim("Permute", d, Rank, Shape)).ToArray();
+            throw new ArgumentException($"Permute: {dims.Length} dims given for a tensor of rank {Rank} (shape {ShapeUtil.Format(ShapeArray)}).");
+        var norm = dims.Select(d => ShapeUtil.NormalizeDim("Permute", d, Rank, ShapeArray)).ToArray();
         if (norm.Distinct().Count() != Rank)
             throw new ArgumentException($"Permute: [{string.Join(",", dims)}] is not a permutation of the {Rank} dims.");
         var inverse = new int[Rank];
         for (int i = 0; i < Rank; i++) inverse[norm[i]] = i;
-        return MakeView("Permute", norm.Select(d => Shape[d]).ToArray(), norm.Select(d => Strides[d]).ToArray(), Offset,
+        return MakeView("Permute", norm.Select(d => ShapeArray[d]).ToArray(), norm.Select(d => StrideArray[d]).ToArray(), Offset,
             g => [g.Permute(inverse)]);
     }
 
     /// <summary>Swaps two dims. A view.</summary>
     public Tensor Transpose(int dim0, int dim1)
     {
-        int a = ShapeUtil.NormalizeDim("Transpose", dim0, Rank, Shape);
-        int b = ShapeUtil.NormalizeDim("Transpose", dim1, Rank, Shape);
+        int a = ShapeUtil.NormalizeDim("Transpose", dim0, Rank, ShapeArray);
+        int b = ShapeUtil.NormalizeDim("Transpose", dim1, Rank, ShapeArray);
         var perm = Enumerable.Range(0, Rank).ToArray();
         (perm[a], perm[b]) = (perm[b], perm[a]);
         return Permute(perm);
@@ -149,30 +149,30 @@ public sealed partial class Tensor
     /// <summary>The transpose of a 2-D tensor (of a 0-D or 1-D tensor, an <see cref="Alias"/>), as PyTorch's <c>.T</c> for matrices. A view the caller owns.</summary>
     public Tensor T => Rank < 2 ? Alias()
         : Rank == 2 ? Transpose(0, 1)
-        : throw new InvalidOperationException($"T: defined for tensors of rank ≤ 2; this one has shape {ShapeUtil.Format(Shape)}. Use Transpose(dim0, dim1) or Permute.");
+        : throw new InvalidOperationException($"T: defined for tensors of rank ≤ 2; this one has shape {ShapeUtil.Format(ShapeArray)}. Use Transpose(dim0, dim1) or Permute.");
 
     /// <summary>Elements [start, start + length) of dim <paramref name="dim"/>. A view.</summary>
     public Tensor Narrow(int dim, int start, int length)
     {
-        int d = ShapeUtil.NormalizeDim("Narrow", dim, Rank, Shape);
+        int d = ShapeUtil.NormalizeDim("Narrow", dim, Rank, ShapeArray);
         if (Rank == 0) throw new ArgumentException("Narrow: cannot narrow a 0-dimensional tensor.");
-        if (start < 0) start += Shape[d];
-        if (start < 0 || length < 0 || start + length > Shape[d])
-            throw new ArgumentOutOfRangeException(nameof(start), $"Narrow: range [{start}, {start + length}) is outside dim {d} of size {Shape[d]} (shape {ShapeUtil.Format(Shape)}).");
-        var shape = (int[])Shape.Clone();
+        if (start < 0) start += ShapeArray[d];
+        if (start < 0 || length < 0 || start + length > ShapeArray[d])
+            throw new ArgumentOutOfRangeException(nameof(start), $"Narrow: range [{start}, {start + length}) is outside dim {d} of size {ShapeArray[d]} (shape {ShapeUtil.Format(ShapeArray)}).");
+        var shape = (int[])ShapeArray.Clone();
         shape[d] = length;
-        var inputShape = Shape;
-        return MakeView("Narrow", shape, Strides, Offset + (long)start * Strides[d],
+        var inputShape = ShapeArray;
+        return MakeView("Narrow", shape, StrideArray, Offset + (long)start * StrideArray[d],
             g => [g.EmbedInto(inputShape, d, start)]);
     }
 
     /// <summary>Index <paramref name="index"/> of dim <paramref name="dim"/>, with that dim removed. A view.</summary>
     public Tensor Select(int dim, int index)
     {
-        int d = ShapeUtil.NormalizeDim("Select", dim, Rank, Shape);
-        if (index < -Shape[d] || index >= Shape[d])
-            throw new ArgumentOutOfRangeException(nameof(index), $"Select: index {index} is out of range for dim {d} of size {Shape[d]} (shape {ShapeUtil.Format(Shape)}).");
-        using var narrowed = Narrow(d, index < 0 ? index + Shape[d] : index, 1);
+        int d = ShapeUtil.NormalizeDim("Select", dim, Rank, ShapeArray);
+        if (index < -ShapeArray[d] || index >= ShapeArray[d])
+            throw new ArgumentOutOfRangeException(nameof(index), $"Select: index {index} is out of range for dim {d} of size {ShapeArray[d]} (shape {ShapeUtil.Format(ShapeArray)}).");
+        using var narrowed = Narrow(d, index < 0 ? index + ShapeArray[d] : index, 1);
         return narrowed.Squeeze(d);
     }
 
@@ -189,10 +189,10 @@ public sealed partial class Tensor
         var y = Zeros(shape, DType, Device);
         if (NumElements > 0)
         {
-            var target = new Kernels.StridedView(y.Buffer, Shape, y.Strides, (long)start * y.Strides[dim]);
+            var target = new Kernels.StridedView(y.Buffer, ShapeArray, y.StrideArray, (long)start * y.StrideArray[dim]);
             Backend.Copy(AsView(), target);
         }
-        int length = Shape[dim];
+        int length = ShapeArray[dim];
         return Record(y, "EmbedInto", [this], g => [g.Narrow(dim, start, length)]);
     }
 
@@ -201,7 +201,7 @@ public sealed partial class Tensor
     {
         ThrowIfDisposed("Expand");
         if (shape.Length < Rank)
-            throw new ArgumentException($"Expand: target {ShapeUtil.Format(shape)} has fewer dims than the tensor's shape {ShapeUtil.Format(Shape)}.");
+            throw new ArgumentException($"Expand: target {ShapeUtil.Format(shape)} has fewer dims than the tensor's shape {ShapeUtil.Format(ShapeArray)}.");
         var target = (int[])shape.Clone();
         int lead = target.Length - Rank;
         for (int i = 0; i < target.Length; i++)
@@ -209,19 +209,19 @@ public sealed partial class Tensor
             if (target[i] == -1)
             {
                 if (i < lead) throw new ArgumentException($"Expand: -1 is not allowed for the new leading dim {i} in {ShapeUtil.Format(shape)}.");
-                target[i] = Shape[i - lead];
+                target[i] = ShapeArray[i - lead];
             }
-            else if (i >= lead && Shape[i - lead] != 1 && Shape[i - lead] != target[i])
-                throw new ArgumentException($"Expand: the tensor's shape {ShapeUtil.Format(Shape)} cannot be expanded to {ShapeUtil.Format(shape)}: dim {i - lead} has size {Shape[i - lead]}, which is neither 1 nor {target[i]}.");
+            else if (i >= lead && ShapeArray[i - lead] != 1 && ShapeArray[i - lead] != target[i])
+                throw new ArgumentException($"Expand: the tensor's shape {ShapeUtil.Format(ShapeArray)} cannot be expanded to {ShapeUtil.Format(shape)}: dim {i - lead} has size {ShapeArray[i - lead]}, which is neither 1 nor {target[i]}.");
         }
         ShapeUtil.CheckShape("Expand", target);
-        var inputShape = Shape;
-        return MakeView("Expand", target, ShapeUtil.BroadcastStrides(Shape, Strides, target), Offset,
+        var inputShape = ShapeArray;
+        return MakeView("Expand", target, ShapeUtil.BroadcastStrides(ShapeArray, StrideArray, target), Offset,
             g => [g.SumToShape(inputShape)]);
     }
 
     /// <summary>Expands to the shape of <paramref name="other"/>.</summary>
-    public Tensor ExpandAs(Tensor other) => Expand(other.Shape);
+    public Tensor ExpandAs(Tensor other) => Expand(other.ShapeArray);
 
     /// <summary>Removes every size-1 dim (or only <paramref name="dim"/> when given and of size 1). A view.</summary>
     public Tensor Squeeze(int? dim = null)
@@ -229,12 +229,12 @@ public sealed partial class Tensor
         int[] keep;
         if (dim is { } dd)
         {
-            int d = ShapeUtil.NormalizeDim("Squeeze", dd, Rank, Shape);
-            if (Rank == 0 || Shape[d] != 1) return ViewWith("Squeeze", Shape, Strides);
+            int d = ShapeUtil.NormalizeDim("Squeeze", dd, Rank, ShapeArray);
+            if (Rank == 0 || ShapeArray[d] != 1) return ViewWith("Squeeze", ShapeArray, StrideArray);
             keep = Enumerable.Range(0, Rank).Where(i => i != d).ToArray();
         }
-        else keep = Enumerable.Range(0, Rank).Where(i => Shape[i] != 1).ToArray();
-        return ViewWith("Squeeze", keep.Select(i => Shape[i]).ToArray(), keep.Select(i => Strides[i]).ToArray());
+        else keep = Enumerable.Range(0, Rank).Where(i => ShapeArray[i] != 1).ToArray();
+        return ViewWith("Squeeze", keep.Select(i => ShapeArray[i]).ToArray(), keep.Select(i => StrideArray[i]).ToArray());
     }
 
     /// <summary>Inserts a size-1 dim at <paramref name="dim"/> (−1 appends). A view.</summary>
@@ -242,11 +242,11 @@ public sealed partial class Tensor
     {
         int d = dim < 0 ? dim + Rank + 1 : dim;
         if (d < 0 || d > Rank)
-            throw new ArgumentOutOfRangeException(nameof(dim), $"Unsqueeze: dim {dim} is out of range for a tensor of shape {ShapeUtil.Format(Shape)} (expected {-Rank - 1}..{Rank}).");
-        var shape = Shape.ToList();
-        var strides = Strides.ToList();
+            throw new ArgumentOutOfRangeException(nameof(dim), $"Unsqueeze: dim {dim} is out of range for a tensor of shape {ShapeUtil.Format(ShapeArray)} (expected {-Rank - 1}..{Rank}).");
+        var shape = ShapeArray.ToList();
+        var strides = StrideArray.ToList();
         shape.Insert(d, 1);
-        strides.Insert(d, d < Rank ? Strides[d] * Shape[d] : 1);
+        strides.Insert(d, d < Rank ? StrideArray[d] * ShapeArray[d] : 1);
         return ViewWith("Unsqueeze", shape.ToArray(), strides.ToArray());
     }
 }

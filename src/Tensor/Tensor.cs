@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using GpuNet.Kernels;
 using GpuNet.Tape;
 
@@ -33,26 +35,32 @@ public sealed partial class Tensor : IDisposable
     internal Tensor(Storage storage, int[] shape, int[] strides, long offset, bool registerInScope = true)
     {
         _storage = storage;
-        Shape = shape;
-        Strides = strides;
+        ShapeArray = shape;
+        StrideArray = strides;
         Offset = offset;
         if (registerInScope) TensorScope.Current?.Register(this);
     }
 
-    /// <summary>Extent of each dimension. Do not mutate.</summary>
-    public int[] Shape { get; }
+    /// <summary>Extent of each dimension. Pass it where an <c>int[]</c> shape is expected with <c>[.. t.Shape]</c>.</summary>
+    public ImmutableArray<int> Shape => ImmutableCollectionsMarshal.AsImmutableArray(ShapeArray);
 
     /// <summary>Step in elements per dimension (0 for broadcast dimensions).</summary>
-    public int[] Strides { get; }
+    public ImmutableArray<int> Strides => ImmutableCollectionsMarshal.AsImmutableArray(StrideArray);
+
+    // The arrays behind ShapeArray and StrideArray, for the library's own use: never mutated, so the public
+    // read-only views wrap them without a copy.
+    internal int[] ShapeArray { get; }
+
+    internal int[] StrideArray { get; }
 
     /// <summary>Element offset of the first element in the storage.</summary>
     public long Offset { get; }
 
     /// <summary>Number of dimensions.</summary>
-    public int Rank => Shape.Length;
+    public int Rank => ShapeArray.Length;
 
     /// <summary>Number of elements.</summary>
-    public long NumElements => ShapeUtil.Count(Shape);
+    public long NumElements => ShapeUtil.Count(ShapeArray);
 
     /// <summary>Element type.</summary>
     public DType DType => _storage.Buffer.DType;
@@ -61,7 +69,7 @@ public sealed partial class Tensor : IDisposable
     public Device Device => _storage.Device;
 
     /// <summary>True when the elements are dense and row-major.</summary>
-    public bool IsContiguous => ShapeUtil.IsContiguous(Shape, Strides);
+    public bool IsContiguous => ShapeUtil.IsContiguous(ShapeArray, StrideArray);
 
     /// <summary>True once disposed.</summary>
     public bool IsDisposed => _disposed;
@@ -92,9 +100,9 @@ public sealed partial class Tensor : IDisposable
         {
             if (value == _requiresGrad) return;
             if (!IsLeaf)
-                throw new InvalidOperationException($"RequiresGrad: can only be changed on leaf tensors; this {ShapeUtil.Format(Shape)} tensor was computed by '{GradFn!.Name}'. Use Detach() to get a leaf.");
+                throw new InvalidOperationException($"RequiresGrad: can only be changed on leaf tensors; this {ShapeUtil.Format(ShapeArray)} tensor was computed by '{GradFn!.Name}'. Use Detach() to get a leaf.");
             if (value && !DType.IsFloating())
-                throw new InvalidOperationException($"RequiresGrad: only floating-point tensors can require gradients; got a {DType.Name()} tensor {ShapeUtil.Format(Shape)}. Convert it with To(DType.Float32) first.");
+                throw new InvalidOperationException($"RequiresGrad: only floating-point tensors can require gradients; got a {DType.Name()} tensor {ShapeUtil.Format(ShapeArray)}. Convert it with To(DType.Float32) first.");
             _requiresGrad = value;
         }
     }
@@ -117,7 +125,7 @@ public sealed partial class Tensor : IDisposable
         _storage.AddRef();
         // Registered in the current scope like any tensor: a graph that is never backwarded is still
         // freed when its scope ends (MoveToOuterScope carries a graph's saved tensors along).
-        return new Tensor(_storage, Shape, Strides, Offset) { _graphSource = _graphSource ?? this };
+        return new Tensor(_storage, ShapeArray, StrideArray, Offset) { _graphSource = _graphSource ?? this };
     }
 
     /// <summary>
@@ -131,10 +139,10 @@ public sealed partial class Tensor : IDisposable
         ThrowIfDisposed("Alias");
         _storage.AddRef();
         var source = _graphSource ?? this;
-        return new Tensor(_storage, Shape, Strides, Offset) { _graphSource = source.GradNode is null ? null : source };
+        return new Tensor(_storage, ShapeArray, StrideArray, Offset) { _graphSource = source.GradNode is null ? null : source };
     }
 
-    private string LeafName => $"leaf {ShapeUtil.Format(Shape)}";
+    private string LeafName => $"leaf {ShapeUtil.Format(ShapeArray)}";
 
     internal DeviceBuffer Buffer
     {
@@ -145,7 +153,7 @@ public sealed partial class Tensor : IDisposable
         }
     }
 
-    internal StridedView AsView() => new(Buffer, Shape, Strides, Offset);
+    internal StridedView AsView() => new(Buffer, ShapeArray, StrideArray, Offset);
 
     internal IBackend Backend => Device.Backend;
 
@@ -199,7 +207,7 @@ public sealed partial class Tensor : IDisposable
     internal void ThrowIfDisposed(string op = "Tensor")
     {
         if (_disposed || _storage.Buffer.IsDisposed)
-            throw new ObjectDisposedException(nameof(Tensor), $"{op}: the {ShapeUtil.Format(Shape)} tensor was already disposed (use after Dispose, or its TensorScope ended).");
+            throw new ObjectDisposedException(nameof(Tensor), $"{op}: the {ShapeUtil.Format(ShapeArray)} tensor was already disposed (use after Dispose, or its TensorScope ended).");
     }
 
     /// <summary>Sets <see cref="Grad"/> to null, disposing it.</summary>
@@ -214,7 +222,7 @@ public sealed partial class Tensor : IDisposable
     {
         ThrowIfDisposed("Detach");
         _storage.AddRef();
-        return new Tensor(_storage, Shape, Strides, Offset);
+        return new Tensor(_storage, ShapeArray, StrideArray, Offset);
     }
 
     /// <summary>Sets <see cref="RequiresGrad"/> and returns this tensor, for chaining.</summary>
@@ -236,15 +244,15 @@ public sealed partial class Tensor : IDisposable
         if (Grad is null || Grad.IsDisposed)
         {
             if (!recording && g.GradFn is null && g.IsContiguous && g._storage.IsExclusive
-                && g.DType == DType && g.Device == Device && ShapeUtil.SameShape(g.Shape, Shape))
+                && g.DType == DType && g.Device == Device && ShapeUtil.SameShape(g.ShapeArray, ShapeArray))
             {
                 g.Scope?.Unregister(g);
                 Grad = g;
                 return;
             }
             Grad = recording ? g.Clone() : g.Contiguous(forceCopy: true);
-            if (!ShapeUtil.SameShape(Grad.Shape, Shape))
-                throw new InvalidOperationException($"Backward: gradient of shape {ShapeUtil.Format(g.Shape)} reached a leaf of shape {ShapeUtil.Format(Shape)} (an op's VJP is wrong).");
+            if (!ShapeUtil.SameShape(Grad.ShapeArray, ShapeArray))
+                throw new InvalidOperationException($"Backward: gradient of shape {ShapeUtil.Format(g.ShapeArray)} reached a leaf of shape {ShapeUtil.Format(ShapeArray)} (an op's VJP is wrong).");
         }
         else if (recording)
         {

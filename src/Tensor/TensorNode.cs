@@ -47,7 +47,7 @@ internal sealed class TensorNode : Node<Tensor>
             var storage = t.Storage;
             if (storage.Version != t.SavedVersion)
                 throw new InvalidOperationException(
-                    $"Backward: a {ShapeUtil.Format(t.Shape)} tensor that '{Name}' saved for its backward was modified in place by " +
+                    $"Backward: a {ShapeUtil.Format(t.ShapeArray)} tensor that '{Name}' saved for its backward was modified in place by " +
                     $"'{storage.LastInPlaceOp}' after it was saved (version {storage.Version}, saved at version {t.SavedVersion}), so the gradient would be wrong. " +
                     "Clone() the tensor before changing it in place, or use the out-of-place op.");
         }

@@ -12,7 +12,7 @@ public sealed class TensorDataset
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(labels);
         if (features.Rank == 0 || labels.Rank == 0 || features.Shape[0] != labels.Shape[0])
-            throw new ArgumentException($"TensorDataset: features {Parameter.Format(features.Shape)} and labels {Parameter.Format(labels.Shape)} must have the same first dim (one label per sample).");
+            throw new ArgumentException($"TensorDataset: features {Parameter.Format(features.ShapeArray)} and labels {Parameter.Format(labels.ShapeArray)} must have the same first dim (one label per sample).");
         if (features.Device != labels.Device)
             throw new ArgumentException($"TensorDataset: features are on {features.Device} but labels on {labels.Device}.");
         Features = features;

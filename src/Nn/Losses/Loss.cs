@@ -40,11 +40,11 @@ public abstract class Loss(Reduction reduction)
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(target);
         if (input.Rank != 2)
-            throw new ArgumentException($"{name}: input must be [batch, classes]; got {Parameter.Format(input.Shape)}.");
+            throw new ArgumentException($"{name}: input must be [batch, classes]; got {Parameter.Format(input.ShapeArray)}.");
         if (target.DType != DType.Int32)
-            throw new ArgumentException($"{name}: target must hold Int32 class labels; got {target.DType.Name()} {Parameter.Format(target.Shape)}.");
+            throw new ArgumentException($"{name}: target must hold Int32 class labels; got {target.DType.Name()} {Parameter.Format(target.ShapeArray)}.");
         if (target.Rank != 1 || target.Shape[0] != input.Shape[0])
-            throw new ArgumentException($"{name}: target must be [{input.Shape[0]}] (one label per row of the {Parameter.Format(input.Shape)} input); got {Parameter.Format(target.Shape)}.");
+            throw new ArgumentException($"{name}: target must be [{input.Shape[0]}] (one label per row of the {Parameter.Format(input.ShapeArray)} input); got {Parameter.Format(target.ShapeArray)}.");
         if (input.Device != target.Device)
             throw new ArgumentException($"{name}: input is on {input.Device} but target is on {target.Device}.");
         return input.Shape[1];
@@ -55,7 +55,7 @@ public abstract class Loss(Reduction reduction)
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(target);
         if (!input.Shape.SequenceEqual(target.Shape))
-            throw new ArgumentException($"{name}: input {Parameter.Format(input.Shape)} and target {Parameter.Format(target.Shape)} must have the same shape.");
+            throw new ArgumentException($"{name}: input {Parameter.Format(input.ShapeArray)} and target {Parameter.Format(target.ShapeArray)} must have the same shape.");
     }
 
     /// <summary>Entry [i, labels[i]] of each row of <paramref name="values"/>, as a [N] tensor.</summary>
@@ -121,8 +121,8 @@ public sealed class CrossEntropyLoss : Loss
     {
         ArgumentNullException.ThrowIfNull(input);
         if (!input.Shape.SequenceEqual(target.Shape))
-            throw new ArgumentException($"CrossEntropyLoss: target must be Int32 class labels [{(input.Rank > 0 ? input.Shape[0] : 0)}] or class probabilities of the input's shape {Parameter.Format(input.Shape)}; got {target.DType.Name()} {Parameter.Format(target.Shape)}.");
-        if (input.Rank != 2) throw new ArgumentException($"CrossEntropyLoss: input must be [batch, classes]; got {Parameter.Format(input.Shape)}.");
+            throw new ArgumentException($"CrossEntropyLoss: target must be Int32 class labels [{(input.Rank > 0 ? input.Shape[0] : 0)}] or class probabilities of the input's shape {Parameter.Format(input.ShapeArray)}; got {target.DType.Name()} {Parameter.Format(target.ShapeArray)}.");
+        if (input.Rank != 2) throw new ArgumentException($"CrossEntropyLoss: input must be [batch, classes]; got {Parameter.Format(input.ShapeArray)}.");
         int classes = input.Shape[1];
         using var logp = input.LogSoftmax(1);
         var q = LabelSmoothing > 0 ? target * (1 - LabelSmoothing) + LabelSmoothing / classes : target.Alias();

@@ -37,7 +37,7 @@ public sealed class Dropout : Module
     {
         if (!IsTraining || P == 0) return input.Alias();
         var seed = Seeds.DeriveOrNull(Seed, Counter++);
-        using var u = Tensor.Rand(input.Shape, seed, dtype: input.DType, device: input.Device);
+        using var u = Tensor.Rand(input.ShapeArray, seed, dtype: input.DType, device: input.Device);
         using var keep = u.Ge(P);
         using var mask = keep * (1.0 / (1.0 - P));
         return input * mask;

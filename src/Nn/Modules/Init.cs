@@ -30,11 +30,11 @@ public static class Init
 
     /// <summary>Fills with U(low, high).</summary>
     public static Tensor Uniform(Tensor tensor, double low = 0, double high = 1, long? seed = null) =>
-        Fill(tensor, t => Tensor.Rand(t.Shape, seed, low, high, t.DType, t.Device));
+        Fill(tensor, t => Tensor.Rand(t.ShapeArray, seed, low, high, t.DType, t.Device));
 
     /// <summary>Fills with N(mean, std²).</summary>
     public static Tensor Normal(Tensor tensor, double mean = 0, double std = 1, long? seed = null) =>
-        Fill(tensor, t => Tensor.Randn(t.Shape, seed, mean, std, t.DType, t.Device));
+        Fill(tensor, t => Tensor.Randn(t.ShapeArray, seed, mean, std, t.DType, t.Device));
 
     /// <summary>Fills with a constant.</summary>
     public static Tensor Constant(Tensor tensor, double value)
@@ -50,7 +50,7 @@ public static class Init
     /// <summary>Glorot uniform: U(−b, b) with b = gain·√(6 / (fan_in + fan_out)).</summary>
     public static Tensor XavierUniform(Tensor tensor, double gain = 1, long? seed = null)
     {
-        var (fanIn, fanOut) = Fans(tensor.Shape);
+        var (fanIn, fanOut) = Fans(tensor.ShapeArray);
         double bound = gain * Math.Sqrt(6.0 / (fanIn + fanOut));
         return Uniform(tensor, -bound, bound, seed);
     }
@@ -58,7 +58,7 @@ public static class Init
     /// <summary>Glorot normal: N(0, σ²) with σ = gain·√(2 / (fan_in + fan_out)).</summary>
     public static Tensor XavierNormal(Tensor tensor, double gain = 1, long? seed = null)
     {
-        var (fanIn, fanOut) = Fans(tensor.Shape);
+        var (fanIn, fanOut) = Fans(tensor.ShapeArray);
         return Normal(tensor, 0, gain * Math.Sqrt(2.0 / (fanIn + fanOut)), seed);
     }
 
@@ -92,7 +92,7 @@ public static class Init
 
     private static int Fan(Tensor t, bool fanOut)
     {
-        var (fi, fo) = Fans(t.Shape);
+        var (fi, fo) = Fans(t.ShapeArray);
         int fan = fanOut ? fo : fi;
         if (fan == 0) throw new ArgumentException($"Init: a tensor of shape [{string.Join(",", t.Shape)}] has fan 0.");
         return fan;

@@ -50,7 +50,7 @@ public sealed class Linear : Module
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank == 0 || input.Shape[^1] != InFeatures)
-            throw new ArgumentException($"Linear({InFeatures} → {OutFeatures}): input of shape {Parameter.Format(input.Shape)} must have {InFeatures} features in its last dim.");
+            throw new ArgumentException($"Linear({InFeatures} → {OutFeatures}): input of shape {Parameter.Format(input.ShapeArray)} must have {InFeatures} features in its last dim.");
         return Forward(input, Kernels.Activation.None);
     }
 

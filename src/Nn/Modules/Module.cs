@@ -170,7 +170,7 @@ public abstract class Module : IDisposable
         var unexpected = stateDict.Keys.Where(k => !names.Contains(k)).ToList();
         var broken = stateDict.Where(kv => kv.Value is null || kv.Value.IsDisposed).Select(kv => $"'{kv.Key}'").ToList();
         var mismatched = named.Where(n => stateDict.TryGetValue(n.Name, out var t) && t is { IsDisposed: false } && !t.Shape.SequenceEqual(n.Parameter.Shape))
-            .Select(n => $"'{n.Name}': checkpoint {Parameter.Format(stateDict[n.Name].Shape)}, model {Parameter.Format(n.Parameter.Shape)}").ToList();
+            .Select(n => $"'{n.Name}': checkpoint {Parameter.Format(stateDict[n.Name].ShapeArray)}, model {Parameter.Format(n.Parameter.ShapeArray)}").ToList();
         var errors = new List<string>();
         if (strict && missing.Count > 0) errors.Add($"missing keys: {string.Join(", ", missing.Select(k => $"'{k}'"))}");
         if (strict && unexpected.Count > 0) errors.Add($"unexpected keys: {string.Join(", ", unexpected.Select(k => $"'{k}'"))}");

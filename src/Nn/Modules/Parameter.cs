@@ -22,9 +22,9 @@ public sealed class Parameter : IDisposable
     {
         ArgumentNullException.ThrowIfNull(data);
         if (!data.IsLeaf)
-            throw new ArgumentException($"Parameter: the {Format(data.Shape)} tensor was computed by '{data.GradFn!.Name}'; a parameter must be a leaf (call Detach() first).", nameof(data));
+            throw new ArgumentException($"Parameter: the {Format(data.ShapeArray)} tensor was computed by '{data.GradFn!.Name}'; a parameter must be a leaf (call Detach() first).", nameof(data));
         if (!data.DType.IsFloating())
-            throw new ArgumentException($"Parameter: only floating-point tensors can be parameters; got {data.DType.Name()} {Format(data.Shape)}.", nameof(data));
+            throw new ArgumentException($"Parameter: only floating-point tensors can be parameters; got {data.DType.Name()} {Format(data.ShapeArray)}.", nameof(data));
         _data = data.DetachFromScope();
         _data.RequiresGrad = requiresGrad;
     }
@@ -52,7 +52,9 @@ public sealed class Parameter : IDisposable
     }
 
     /// <summary>Shape of the parameter.</summary>
-    public int[] Shape => _data.Shape;
+    public System.Collections.Immutable.ImmutableArray<int> Shape => _data.Shape;
+
+    internal int[] ShapeArray => _data.ShapeArray;
 
     /// <summary>Number of elements.</summary>
     public long NumElements => _data.NumElements;
@@ -76,7 +78,7 @@ public sealed class Parameter : IDisposable
     public void Dispose() => _data.Dispose();
 
     /// <inheritdoc />
-    public override string ToString() => $"Parameter {Format(Shape)} {DType.Name()} on {Device}";
+    public override string ToString() => $"Parameter {Format(ShapeArray)} {DType.Name()} on {Device}";
 
     internal static string Format(int[] shape) => "[" + string.Join(",", shape) + "]";
 }

@@ -65,7 +65,7 @@ public abstract class Optimizer : IDisposable
             var p = _parameters[i];
             if (p.Grad is not { } grad || !p.RequiresGrad) continue;
             if (!grad.Shape.SequenceEqual(p.Shape))
-                throw new InvalidOperationException($"{GetType().Name}: parameter {i} {Parameter.Format(p.Shape)} has a gradient of shape {Parameter.Format(grad.Shape)}.");
+                throw new InvalidOperationException($"{GetType().Name}: parameter {i} {Parameter.Format(p.ShapeArray)} has a gradient of shape {Parameter.Format(grad.ShapeArray)}.");
             _steps[i]++;
             Update(i, p.Data, grad, _steps[i]);
         }
@@ -130,7 +130,7 @@ public abstract class Optimizer : IDisposable
                     using (TensorScope.Suspend())
                     using (Autograd.NoGrad())
                     {
-                        copy = Tensor.Zeros(p.Shape, p.DType, p.Device);
+                        copy = Tensor.Zeros(p.ShapeArray, p.DType, p.Device);
                         fresh[i][key[prefix.Length..]] = copy;
                         using var onDevice = src.Device == p.Device ? null : src.To(p.Device);
                         copy.CopyFrom(onDevice ?? src);
@@ -193,7 +193,7 @@ public abstract class Optimizer : IDisposable
                 if (CountOrError(key, t, errors) is { } c) steps[i] = c;
             }
             else if (!t.Shape.SequenceEqual(_parameters[i].Shape))
-                errors.Add($"'{key}' has shape {Parameter.Format(t.Shape)} but parameter {i} is {Parameter.Format(_parameters[i].Shape)}");
+                errors.Add($"'{key}' has shape {Parameter.Format(t.ShapeArray)} but parameter {i} is {Parameter.Format(_parameters[i].ShapeArray)}");
             else if (!t.DType.IsFloating())
                 errors.Add($"'{key}' is {t.DType.Name()}; expected a floating-point tensor");
         }
@@ -207,7 +207,7 @@ public abstract class Optimizer : IDisposable
     {
         if (t.NumElements != 1)
         {
-            errors.Add($"'{key}' has shape {Parameter.Format(t.Shape)}; expected a one-element tensor");
+            errors.Add($"'{key}' has shape {Parameter.Format(t.ShapeArray)}; expected a one-element tensor");
             return null;
         }
         if (t.DType == DType.Float64) return t.Item<double>();

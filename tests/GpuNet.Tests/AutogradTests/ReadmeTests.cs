@@ -31,6 +31,10 @@ public sealed class ReadmeTests
         Assert.StartsWith("tensor([[", shown);
         Assert.Equal(6, g.Length);
         Assert.Equal(new[] { 3, 4 }, w.Grad!.Shape);
+        // Shape is read-only; the README's idiom turns it into an int[] for an op that takes one.
+        using (var flat = x.Flatten())
+        using (var back = flat.Reshape([.. x.Shape]))
+            Assert.Equal(x.Shape, back.Shape);
         Assert.True(ok);
         // ∂y/∂x[i,k] = Σⱼ [h[i,j] > 0]·w[k,j]: check against the values themselves.
         var wv = w.ToArray();

@@ -39,7 +39,7 @@ public static class Host
         _ => t.ToArray<int>().Select(v => (double)v).ToArray(),
     };
 
-    public static Ref Read(Tensor t) => new((int[])t.Shape.Clone(), Values(t));
+    public static Ref Read(Tensor t) => new([.. t.Shape], Values(t));
 
     /// <summary>(atol, rtol) for results computed in <paramref name="dtype"/> against a double reference.</summary>
     public static (double Atol, double Rtol) Tolerance(DType dtype) => dtype switch
@@ -80,7 +80,7 @@ public static class Host
     public static string Describe(int[] shape) => "[" + string.Join(",", shape) + "]";
 
     public static string Describe(Tensor t) =>
-        $"{Describe(t.Shape)} strides {Describe(t.Strides)} offset {t.Offset} {t.DType}";
+        $"{Describe(t.ShapeArray)} strides {Describe(t.StrideArray)} offset {t.Offset} {t.DType}";
 
     /// <summary>
     /// A tensor holding <paramref name="logical"/>'s values in the given layout, and the reference it
