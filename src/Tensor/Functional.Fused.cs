@@ -66,37 +66,33 @@ public static class Functional
         {
             Tensor? dx = null, dw = null, db = null;
             bool wantBias = bias is not null && bias.RequiresGrad;
-            using var dz2 = !Tape.GradMode.IsEnabled && activation != Activation.None
+            var dz2 = !Tape.GradMode.IsEnabled && activation != Activation.None
                 ? FusedActivationBackward(g, s[2], activation, rows, outFeatures, wantBias, out db)
                 : ComposedActivationBackward(g, activation == Activation.None ? null : s[2], activation, rows, outFeatures);
             if (s[0].RequiresGrad)
             {
-                using var dx2 = dz2.MatMul(s[1]);
-                dx = dx2.Reshape(inputShape);
+                dx = dz2.MatMul(s[1]).Reshape(inputShape);
             }
             if (s[1].RequiresGrad)
             {
-                using var x2 = s[0].Reshape([rows, inFeatures]);
-                using var dzt = dz2.T;
-                dw = dzt.MatMul(x2);
+                dw = dz2.T.MatMul(s[0].Reshape([rows, inFeatures]));
             }
             if (wantBias && db is null) db = dz2.Sum(0);
             return bias is null ? [dx, dw] : [dx, dw, db];
         });
     }
 
+    // The helpers below run inside the VJP, whose scope frees their temporaries.
+
     /// <summary>dZ as [rows, out] from the differentiable ops (so a createGraph backward can be differentiated again).</summary>
-    private static Tensor ComposedActivationBackward(Tensor g, Tensor? y, Activation activation, int rows, int outFeatures)
-    {
-        using var dz = ActivationBackward(g, y, activation);
-        return dz.Reshape([rows, outFeatures]);
-    }
+    private static Tensor ComposedActivationBackward(Tensor g, Tensor? y, Activation activation, int rows, int outFeatures) =>
+        ActivationBackward(g, y, activation).Reshape([rows, outFeatures]);
 
     /// <summary>dZ as [rows, out] and the bias gradient from the backend's one-pass <see cref="IBackend.ActivationBackward"/>.</summary>
     private static Tensor FusedActivationBackward(Tensor g, Tensor y, Activation activation, int rows, int outFeatures, bool wantBias, out Tensor? db)
     {
-        using var g2 = g.Reshape([rows, outFeatures]);
-        using var y2 = y.Reshape([rows, outFeatures]);
+        var g2 = g.Reshape([rows, outFeatures]);
+        var y2 = y.Reshape([rows, outFeatures]);
         var dz = Tensor.Empty([rows, outFeatures], g.DType, g.Device, "Linear");
         db = wantBias ? Tensor.Empty([outFeatures], g.DType, g.Device, "Linear") : null;
         if (dz.NumElements > 0) g.Backend.ActivationBackward(g2.AsView(), y2.AsView(), activation, dz.AsView(), db?.AsView());
@@ -107,28 +103,13 @@ public static class Functional
     /// <summary>g ⊙ activation′, with the derivative written in terms of the activation's output y.</summary>
     private static Tensor ActivationBackward(Tensor g, Tensor? y, Activation activation)
     {
-        switch (activation)
+        return activation switch
         {
-            case Activation.Relu:
-                {
-                    using var mask = y!.Gt(0);
-                    return g * mask;
-                }
-            case Activation.Sigmoid:
-                {
-                    using var oneMinus = 1.0 - y!;
-                    using var slope = y! * oneMinus;
-                    return g * slope;
-                }
-            case Activation.Tanh:
-                {
-                    using var square = y! * y!;
-                    using var slope = 1.0 - square;
-                    return g * slope;
-                }
-            default:
-                return g.Reshape(g.ShapeArray); // an alias the caller may dispose
-        }
+            Activation.Relu => g * y!.Gt(0),
+            Activation.Sigmoid => g * (y! * (1.0 - y!)),
+            Activation.Tanh => g * (1.0 - y! * y!),
+            _ => g,
+        };
     }
 
     /// <summary>The input as a [1, rows, in] view; leading dims that do not collapse into one stride are copied.</summary>
@@ -176,13 +157,11 @@ public static class Functional
         var savedLabels = labels.Saved();
         return Tensor.Record(losses, "CrossEntropy", [logits], g =>
         {
-            using var column = g.Unsqueeze(1);
+            var column = g.Unsqueeze(1);
             if (!Tape.GradMode.IsEnabled) return [gradient! * column];
             // createGraph: softmax − onehot from recorded ops, so the gradient can be differentiated again.
-            using var p = savedLogits.Softmax(1);
-            using var onehot = Tensor.OneHot(savedLabels, classes, p.DType);
-            using var diff = p - onehot;
-            return [diff * column];
+            var p = savedLogits.Softmax(1);
+            return [(p - Tensor.OneHot(savedLabels, classes, p.DType)) * column];
         }, gradient!, savedLogits, savedLabels);
     }
 

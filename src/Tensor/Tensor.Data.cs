@@ -8,8 +8,7 @@ public sealed partial class Tensor
     public float[] ToArray()
     {
         if (DType == DType.Float32) return ToArray<float>();
-        using var converted = To(DType.Float32);
-        return converted.ToArray<float>();
+        return Scoped(() => To(DType.Float32).ToArray<float>());
     }
 
     /// <summary>The elements in row-major order; <typeparamref name="T"/> must match the dtype (float, double, int).</summary>
@@ -26,9 +25,12 @@ public sealed partial class Tensor
             Backend.Download<T>(Buffer, result, Offset);
             return result;
         }
-        using var dense = Contiguous();
-        Backend.Download<T>(dense.Buffer, result, dense.Offset);
-        return result;
+        return Scoped(() =>
+        {
+            var dense = Contiguous();
+            Backend.Download<T>(dense.Buffer, result, dense.Offset);
+            return result;
+        });
     }
 
     /// <summary>The value of a one-element tensor, as float.</summary>

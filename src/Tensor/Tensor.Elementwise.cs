@@ -22,11 +22,10 @@ public sealed partial class Tensor
         var dtype = Promote(a.DType, b.DType);
         if (floatingOnly && !dtype.IsFloating()) dtype = DType.Float32;
         var shape = ShapeUtil.BroadcastShape(name, a.ShapeArray, b.ShapeArray);
-        // Operands in the common dtype: a conversion is an op-internal temporary; an operand already in it is used as is.
-        using var ca = a.DType == dtype ? null : a.To(dtype);
-        using var cb = b.DType == dtype ? null : b.To(dtype);
-        var pa = ca ?? a;
-        var pb = cb ?? b;
+        // Operands in the common dtype: the conversions are temporaries of this op.
+        if (a.DType != dtype || b.DType != dtype)
+            return Composite(() => ElementwiseBinary(name, op, a.To(dtype), b.To(dtype), vjp, floatingOnly, saves));
+        var (pa, pb) = (a, b);
         var y = Empty(shape, dtype, a.Device, name);
         if (y.NumElements > 0) a.Backend.Binary(op, pa.BroadcastView(name, shape), pb.BroadcastView(name, shape), y.AsView());
         if (vjp is null || !WillRecord(pa, pb)) return y;
@@ -71,8 +70,7 @@ public sealed partial class Tensor
         var dims = new List<int>();
         for (int i = 0; i < Rank; i++)
             if (i < lead || (shape[i - lead] == 1 && ShapeArray[i] != 1)) dims.Add(i);
-        using var summed = Sum([.. dims], keepDim: true);
-        return summed.Reshape(shape);
+        return Composite(() => Sum([.. dims], keepDim: true).Reshape(shape));
     }
 
     /// <summary>Elementwise sum with broadcasting.</summary>
@@ -106,19 +104,14 @@ public sealed partial class Tensor
     public static Tensor operator /(Tensor a, double s)
     {
         if (a.DType.IsFloating()) return a.Affine(1 / s, 0);
-        using var f = a.To(DType.Float32);
-        return f.Affine(1 / s, 0);
+        return Composite(() => a.To(DType.Float32).Affine(1 / s, 0));
     }
     /// <summary>s / x (integers are promoted to float32).</summary>
     public static Tensor operator /(double s, Tensor a)
     {
-        if (!a.DType.IsFloating())
-        {
-            using var f = a.To(DType.Float32);
-            return s / f;
-        }
-        using var r = a.Reciprocal();
-        return r.Affine(s, 0);
+        return a.DType.IsFloating()
+            ? Composite(() => a.Reciprocal().Affine(s, 0))
+            : Composite(() => s / a.To(DType.Float32));
     }
     /// <summary>x + s.</summary>
     public static Tensor operator +(Tensor a, float s) => a + (double)s;
@@ -152,13 +145,13 @@ public sealed partial class Tensor
     /// <summary>Elementwise minimum; where a = b the gradient is split evenly, as in PyTorch.</summary>
     public static Tensor Minimum(Tensor a, Tensor b) => ElementwiseBinary("Minimum", BinaryOp.Minimum, a, b, (g, x, y, _) => ExtremumVjp(g, y, x));
 
-    // For max(winner, loser): the winner gets g where it is larger, half of g at ties.
+    // For max(winner, loser): the winner gets g where it is larger, half of g at ties. (A VJP: its
+    // temporaries are freed when it returns.)
     private static Tensor?[] ExtremumVjp(Tensor g, Tensor first, Tensor second)
     {
-        using var tie = first.Eq(second);
-        using var half = tie * 0.5;
-        using var firstShare = first.Gt(second) + half;
-        using var secondShare = second.Gt(first) + half;
+        var half = first.Eq(second) * 0.5;
+        var firstShare = first.Gt(second) + half;
+        var secondShare = second.Gt(first) + half;
         return [first.RequiresGrad ? g * firstShare : null, second.RequiresGrad ? g * secondShare : null];
     }
 
@@ -168,8 +161,8 @@ public sealed partial class Tensor
 
     private Tensor Compare(string name, BinaryOp op, double value)
     {
-        using var s = Scalar(value, DType.IsFloating() || value != Math.Round(value) ? (DType.IsFloating() ? DType : DType.Float32) : DType.Int32, Device);
-        return ElementwiseBinary(name, op, this, s, vjp: null);
+        var dtype = DType.IsFloating() || value != Math.Round(value) ? (DType.IsFloating() ? DType : DType.Float32) : DType.Int32;
+        return Composite(() => ElementwiseBinary(name, op, this, Scalar(value, dtype, Device), vjp: null));
     }
 
     /// <summary>1 where this &gt; other, else 0.</summary>
@@ -208,11 +201,10 @@ public sealed partial class Tensor
         CheckSameDevice("Where", a, b);
         var shape = ShapeUtil.BroadcastShape("Where", ShapeUtil.BroadcastShape("Where", condition.ShapeArray, a.ShapeArray), b.ShapeArray);
         var dtype = Promote(a.DType, b.DType);
-        // Operands in the common dtype: a conversion is an op-internal temporary; an operand already in it is used as is.
-        using var ca = a.DType == dtype ? null : a.To(dtype);
-        using var cb = b.DType == dtype ? null : b.To(dtype);
-        var pa = ca ?? a;
-        var pb = cb ?? b;
+        // Operands in the common dtype: the conversions are temporaries of this op.
+        if (a.DType != dtype || b.DType != dtype)
+            return Composite(() => Where(condition, a.To(dtype), b.To(dtype)));
+        var (pa, pb) = (a, b);
         var y = Empty(shape, dtype, a.Device, "Where");
         if (y.NumElements > 0)
             a.Backend.Where(condition.BroadcastView("Where", shape), pa.BroadcastView("Where", shape), pb.BroadcastView("Where", shape), y.AsView());
@@ -222,7 +214,7 @@ public sealed partial class Tensor
         var saved = new[] { pa.Saved(), pb.Saved(), condition.Saved() };
         return Record(y, "Where", [saved[0], saved[1]], g =>
         {
-            using var zero = ZerosLike(g);
+            var zero = ZerosLike(g);
             return [saved[0].RequiresGrad ? Where(saved[2], g, zero).SumToShape(aShape) : null,
                     saved[1].RequiresGrad ? Where(saved[2], zero, g).SumToShape(bShape) : null];
         }, saved);
@@ -231,14 +223,12 @@ public sealed partial class Tensor
     /// <summary><see cref="Where(Tensor, Tensor, Tensor)"/> with a scalar for the false side.</summary>
     public static Tensor Where(Tensor condition, Tensor a, double b)
     {
-        using var s = Scalar(b, a.DType, a.Device);
-        return Where(condition, a, s);
+        return Composite(() => Where(condition, a, Scalar(b, a.DType, a.Device)));
     }
 
     /// <summary><see cref="Where(Tensor, Tensor, Tensor)"/> with a scalar for the true side.</summary>
     public static Tensor Where(Tensor condition, double a, Tensor b)
     {
-        using var s = Scalar(a, b.DType, b.Device);
-        return Where(condition, s, b);
+        return Composite(() => Where(condition, Scalar(a, b.DType, b.Device), b));
     }
 }

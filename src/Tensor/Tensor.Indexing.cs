@@ -14,9 +14,7 @@ public sealed partial class Tensor
         if (index.DType != DType.Int32)
             throw new ArgumentException($"{op}: index must be an int32 tensor; got {index.DType.Name()} {ShapeUtil.Format(index.ShapeArray)}.");
         if (index.NumElements == 0) return;
-        using var lo = index.Min();
-        using var hi = index.Max();
-        int min = lo.Item<int>(), max = hi.Item<int>();
+        var (min, max) = Scoped(() => (index.Min().Item<int>(), index.Max().Item<int>()));
         if (min < 0 || max >= size)
             throw new ArgumentOutOfRangeException(nameof(index), $"{op}: index {(min < 0 ? min : max)} is out of range for {target}; indices must be in [0, {size}).");
     }
@@ -39,20 +37,22 @@ public sealed partial class Tensor
             if (i != d && index.Shape[i] > ShapeArray[i])
                 throw new ArgumentException($"Gather: index shape {ShapeUtil.Format(index.ShapeArray)} exceeds input shape {ShapeUtil.Format(ShapeArray)} at dim {i}.");
         if (checkRange) CheckIndexRange("Gather", index, Rank == 0 ? 1 : ShapeArray[d], ShapeArray, d);
-        // Narrow the other dims to the index's extent so source and index agree outside dim d.
-        var source = this;
-        var temps = new List<Tensor>();
-        for (int i = 0; i < Rank; i++)
-            if (i != d && index.Shape[i] < ShapeArray[i]) { source = source.Narrow(i, 0, index.Shape[i]); temps.Add(source); }
-        var y = Empty(index.ShapeArray, DType, Device, "Gather");
-        if (y.NumElements > 0)
+        var y = Composite(() =>
         {
-            var vx = source.AsThreeAxis(d, out var cx);
-            var vi = index.AsThreeAxis(d, out var ci);
-            using (cx) using (ci)
-                Backend.Gather(vx, vi, StridedView.Contiguous(y.Buffer, vi.Shape));
-        }
-        foreach (var t in temps) t.Dispose();
+            // Narrow the other dims to the index's extent so source and index agree outside dim d.
+            var source = this;
+            for (int i = 0; i < Rank; i++)
+                if (i != d && index.Shape[i] < ShapeArray[i]) source = source.Narrow(i, 0, index.Shape[i]);
+            var y = Empty(index.ShapeArray, DType, Device, "Gather");
+            if (y.NumElements > 0)
+            {
+                var vx = source.AsThreeAxis(d, out var cx);
+                var vi = index.AsThreeAxis(d, out var ci);
+                using (cx) using (ci)
+                    Backend.Gather(vx, vi, StridedView.Contiguous(y.Buffer, vi.Shape));
+            }
+            return y;
+        });
         var inputShape = ShapeArray;
         return Record(y, "Gather", [this], [index], (g, s) =>
         {
@@ -60,15 +60,13 @@ public sealed partial class Tensor
             // then zero-pad the dims where the index was narrower than the input.
             var scatterShape = (int[])s[0].ShapeArray.Clone();
             scatterShape[d] = inputShape[d];
-            Tensor grad;
-            using (var zeros = Zeros(scatterShape, g.DType, g.Device)) grad = zeros.ScatterAdd(d, s[0], g);
+            var grad = Zeros(scatterShape, g.DType, g.Device).ScatterAdd(d, s[0], g);
             for (int i = 0; i < inputShape.Length; i++)
             {
                 if (i == d || grad.Shape[i] == inputShape[i]) continue;
                 var padded = (int[])grad.ShapeArray.Clone();
                 padded[i] = inputShape[i];
-                using var narrow = grad;
-                grad = narrow.EmbedInto(padded, i, 0);
+                grad = grad.EmbedInto(padded, i, 0);
             }
             return [grad];
         });
@@ -139,9 +137,7 @@ public sealed partial class Tensor
         viewShape[d] = index.Shape[0];
         var outShape = (int[])ShapeArray.Clone();
         outShape[d] = index.Shape[0];
-        using var shaped = index.Reshape(viewShape);
-        using var expanded = shaped.Expand(outShape);
-        return Gather(d, expanded, checkRange: false);
+        return Composite(() => Gather(d, index.Reshape(viewShape).Expand(outShape), checkRange: false));
     }
 
     /// <summary>
@@ -153,11 +149,11 @@ public sealed partial class Tensor
         labels.ThrowIfDisposed("OneHot");
         if (numClasses <= 0) throw new ArgumentException($"OneHot: numClasses must be positive; got {numClasses}.");
         CheckIndexRange("OneHot", labels, numClasses, $"{numClasses} classes (labels of shape {ShapeUtil.Format(labels.ShapeArray)})");
-        using var classes = Arange(0, numClasses, 1, DType.Int32, labels.Device);
-        using var column = labels.Unsqueeze(-1);
-        var mask = column.Eq(classes);
-        if (dtype == DType.Int32) return mask;
-        using (mask) return mask.To(dtype);
+        return Composite(() =>
+        {
+            var mask = labels.Unsqueeze(-1).Eq(Arange(0, numClasses, 1, DType.Int32, labels.Device));
+            return dtype == DType.Int32 ? mask : mask.To(dtype);
+        });
     }
 
     /// <summary>Joins tensors along an existing dim; all other dims must agree.</summary>

@@ -20,23 +20,10 @@ public sealed partial class Tensor
         {
             if (ShapeArray[0] != other.Shape[0])
                 throw new ArgumentException($"MatMul: {ShapeUtil.Format(ShapeArray)} x {ShapeUtil.Format(other.ShapeArray)}: inner dimensions {ShapeArray[0]} and {other.ShapeArray[0]} differ.");
-            using var row = Unsqueeze(0);
-            using var col = other.Unsqueeze(1);
-            using var m = row.MatMul(col);
-            return m.Reshape([]);
+            return Composite(() => Unsqueeze(0).MatMul(other.Unsqueeze(1)).Reshape([]));
         }
-        if (Rank == 1)
-        {
-            using var row = Unsqueeze(0);
-            using var m = row.MatMul(other);
-            return m.Squeeze(-2);
-        }
-        if (other.Rank == 1)
-        {
-            using var col = other.Unsqueeze(1);
-            using var m = MatMul(col);
-            return m.Squeeze(-1);
-        }
+        if (Rank == 1) return Composite(() => Unsqueeze(0).MatMul(other).Squeeze(-2));
+        if (other.Rank == 1) return Composite(() => MatMul(other.Unsqueeze(1)).Squeeze(-1));
         return BatchedMatMul(this, other);
     }
 

@@ -5,6 +5,25 @@ namespace GpuNet;
 public sealed partial class Tensor
 {
     /// <summary>
+    /// Runs the body of an op composed of other ops in a scope of its own: the intermediate tensors it
+    /// creates are freed when it returns (the body never disposes them), and only its result outlives it,
+    /// with what the graph recorded inside saved for backward. VJPs run the same way (see
+    /// <see cref="TensorNode.Backward"/>).
+    /// </summary>
+    internal static Tensor Composite(Func<Tensor> body)
+    {
+        using var scope = TensorScope.Begin();
+        return scope.Keep(body());
+    }
+
+    /// <summary>Runs a computation whose tensors are all temporaries (it returns plain values, e.g. a check): they are freed when it returns.</summary>
+    internal static T Scoped<T>(Func<T> body)
+    {
+        using var scope = TensorScope.Begin();
+        return body();
+    }
+
+    /// <summary>
     /// Attaches the op that produced <paramref name="output"/> to the graph when grad mode is on and
     /// some input requires grad. <paramref name="backward"/> maps ∂L/∂output to ∂L/∂inputᵢ (null where
     /// an input needs none). <paramref name="owned"/> are op-internal temporaries the VJP needs; the

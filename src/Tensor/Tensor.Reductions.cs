@@ -95,12 +95,10 @@ public sealed partial class Tensor
         var norm = dims.Select(d => ShapeUtil.NormalizeDim("Sum", d, Rank, ShapeArray)).Distinct().OrderByDescending(d => d).ToArray();
         if (norm.Length == 0) return Contiguous(forceCopy: true);
         // Reduce one dim at a time, innermost first, keeping dims so the indices stay valid.
-        Tensor current = ReduceDim("Sum", ReduceOp.Sum, norm[0], keepDim: true, DType);
-        foreach (var d in norm.Skip(1))
-        {
-            using var previous = current;
-            current = previous.ReduceDim("Sum", ReduceOp.Sum, d, keepDim: true, DType);
-        }
+        Tensor current = norm.Length == 1
+            ? ReduceDim("Sum", ReduceOp.Sum, norm[0], keepDim: true, DType)
+            : Composite(() => norm.Skip(1).Aggregate(ReduceDim("Sum", ReduceOp.Sum, norm[0], keepDim: true, DType),
+                (partial, d) => partial.ReduceDim("Sum", ReduceOp.Sum, d, keepDim: true, DType)));
         Tensor y = current;
         if (!keepDim)
         {
@@ -125,8 +123,7 @@ public sealed partial class Tensor
     public Tensor Mean()
     {
         RequireFloating("Mean");
-        using var s = Sum();
-        return s * (1.0 / Math.Max(NumElements, 0));
+        return Composite(() => Sum() * (1.0 / Math.Max(NumElements, 0)));
     }
 
     /// <summary>Mean along <paramref name="dim"/>.</summary>
@@ -138,8 +135,7 @@ public sealed partial class Tensor
         RequireFloating("Mean");
         long count = 1;
         foreach (var d in dims.Select(d => ShapeUtil.NormalizeDim("Mean", d, Rank, ShapeArray)).Distinct()) count *= Rank == 0 ? 1 : ShapeArray[d];
-        using var s = Sum(dims, keepDim);
-        return s * (1.0 / count);
+        return Composite(() => Sum(dims, keepDim) * (1.0 / count));
     }
 
     private void RequireFloating(string op)
@@ -160,9 +156,8 @@ public sealed partial class Tensor
         if (!DType.IsFloating()) return y;
         return Record(y, name, [this], [this, y], (g, s) =>
         {
-            using var mask = s[0].Eq(s[1]);
-            using var count = mask.Sum();
-            return [g * mask / count];
+            var mask = s[0].Eq(s[1]);
+            return [g * mask / mask.Sum()];
         });
     }
 
@@ -186,8 +181,7 @@ public sealed partial class Tensor
         int[] kept = Rank == 0 ? [] : ShapeArray.Select((s, i) => i == d ? 1 : s).ToArray();
         return Record(y, name, [this], g =>
         {
-            using var zeros = Zeros(inputShape, g.DType, g.Device);
-            return [zeros.ScatterAdd(d, index, g.Reshape(kept))];
+            return [Zeros(inputShape, g.DType, g.Device).ScatterAdd(d, index, g.Reshape(kept))];
         }, index);
     }
 
@@ -212,10 +206,7 @@ public sealed partial class Tensor
         return Record(y, "Softmax", [this], [y], (g, s) =>
         {
             // ∂pᵢ/∂sⱼ = pᵢ(δᵢⱼ − pⱼ), so the VJP is p ⊙ (g − Σⱼ gⱼpⱼ).
-            using var gp = g * s[0];
-            using var dot = gp.Sum(d, keepDim: true);
-            using var centered = g - dot;
-            return [s[0] * centered];
+            return [s[0] * (g - (g * s[0]).Sum(d, keepDim: true))];
         });
     }
 
@@ -225,10 +216,7 @@ public sealed partial class Tensor
         var y = SoftmaxCore("LogSoftmax", dim, log: true, out int d);
         return Record(y, "LogSoftmax", [this], [y], (g, s) =>
         {
-            using var p = s[0].Exp();
-            using var total = g.Sum(d, keepDim: true);
-            using var share = p * total;
-            return [g - share];
+            return [g - s[0].Exp() * g.Sum(d, keepDim: true)];
         });
     }
 

@@ -134,10 +134,7 @@ public sealed partial class Tensor
     internal Tensor Affine(double alpha, double beta)
     {
         if (!DType.IsFloating() && (alpha != Math.Round(alpha) || beta != Math.Round(beta)))
-        {
-            using var promoted = To(DType.Float32);
-            return promoted.Affine(alpha, beta);
-        }
+            return Composite(() => To(DType.Float32).Affine(alpha, beta));
         var y = Map("Affine", UnaryOp.Affine, alpha, beta, floatingOnly: false);
         return Record(y, "Affine", [this], g => [g.Affine(alpha, 0)]);
     }
@@ -150,11 +147,7 @@ public sealed partial class Tensor
             throw new ArgumentException($"Clamp: min {lo} is greater than max {hi}.");
         double a = min ?? double.NegativeInfinity, b = max ?? double.PositiveInfinity;
         var y = Map("Clamp", UnaryOp.Clamp, a, b, floatingOnly: false);
-        return Record(y, "Clamp", [this], [this], (g, s) =>
-        {
-            using var inRange = s[0].Ge(a) * s[0].Le(b);
-            return [g * inRange];
-        });
+        return Record(y, "Clamp", [this], [this], (g, s) => [g * (s[0].Ge(a) * s[0].Le(b))]);
     }
 }
 

@@ -20,8 +20,7 @@ public sealed partial class Tensor
         ThrowIfDisposed("Reshape");
         var target = InferShape("Reshape", shape);
         if (TryViewStrides(target, out var strides)) return ViewWith("Reshape", target, strides);
-        using var dense = Contiguous(forceCopy: true);
-        return dense.ViewWith("Reshape", target, ShapeUtil.RowMajorStrides(target));
+        return Composite(() => Contiguous(forceCopy: true).ViewWith("Reshape", target, ShapeUtil.RowMajorStrides(target)));
     }
 
     /// <summary>A view with a new shape (one dim may be −1); an error when the strides do not allow a view (call Contiguous or Reshape).</summary>
@@ -172,8 +171,7 @@ public sealed partial class Tensor
         int d = ShapeUtil.NormalizeDim("Select", dim, Rank, ShapeArray);
         if (index < -ShapeArray[d] || index >= ShapeArray[d])
             throw new ArgumentOutOfRangeException(nameof(index), $"Select: index {index} is out of range for dim {d} of size {ShapeArray[d]} (shape {ShapeUtil.Format(ShapeArray)}).");
-        using var narrowed = Narrow(d, index < 0 ? index + ShapeArray[d] : index, 1);
-        return narrowed.Squeeze(d);
+        return Composite(() => Narrow(d, index < 0 ? index + ShapeArray[d] : index, 1).Squeeze(d));
     }
 
     /// <summary>Row <paramref name="index"/> along the first dim (<c>x[i]</c>), a view.</summary>

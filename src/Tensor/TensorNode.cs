@@ -9,6 +9,7 @@ namespace GpuNet;
 /// </summary>
 internal sealed class TensorNode : Node<Tensor>
 {
+    private static long s_sequence;
     private Func<Tensor, Tensor?[]>? _backward;
     private Tensor[]? _owned;
     // Set on the stand-in edge of a tensor that was changed in place after its op computed it (see Tensor.Record).
@@ -58,21 +59,27 @@ internal sealed class TensorNode : Node<Tensor>
 
     /// <summary>
     /// Runs the VJP and hands the engine gradients it owns: a VJP that passes its incoming gradient
-    /// through, or one tensor to two inputs, gets an alias for each extra use. Without createGraph the
-    /// VJP's temporaries are freed as soon as it returns; only the gradients survive.
+    /// through, or one tensor to two inputs, gets an alias for each extra use. The VJP runs in a scope of
+    /// its own, so its temporaries are freed as soon as it returns; only the gradients survive (and, with
+    /// createGraph, what their graph saved for a second backward).
     /// </summary>
     public override Tensor?[] Backward(Tensor gradOutput)
     {
         var backward = _backward ?? throw new InvalidOperationException($"Backward through '{Name}' after its graph was freed.");
-        if (GradMode.IsEnabled) return Distinct(backward(gradOutput), gradOutput); // createGraph: the temporaries are part of the new graph
-        Tensor?[] grads;
-        using (var scope = TensorScope.Begin())
-        {
-            grads = Distinct(backward(gradOutput), gradOutput);
-            foreach (var g in grads) if (g?.Scope == scope) scope.Unregister(g);
-        }
+        using var scope = TensorScope.Begin();
+        var grads = Distinct(backward(gradOutput), gradOutput);
+        // With createGraph the gradients (and what their graph saved) join the caller's scope, like any
+        // op's result; without it they belong to the engine, which hands each on exactly once.
+        var to = GradMode.IsEnabled ? scope.Enclosing : null;
+        foreach (var g in grads) scope.Keep(g, to);
         return grads;
     }
+
+    /// <summary>Order of creation: a node recorded later has a larger number.</summary>
+    public long Sequence { get; } = Interlocked.Increment(ref s_sequence);
+
+    /// <summary>The <see cref="Sequence"/> the next node will get (or a later one, when other threads record too).</summary>
+    public static long NextSequence => Volatile.Read(ref s_sequence) + 1;
 
     private static Tensor?[] Distinct(Tensor?[] grads, Tensor gradOutput)
     {

@@ -14,14 +14,19 @@ public sealed class TensorScope : IDisposable
     private readonly HashSet<Tensor> _tensors = new(ReferenceEqualityComparer.Instance);
     private readonly TensorScope? _parent;
     private readonly bool _suspends;
+    private readonly long _firstNode;
     private bool _disposed;
 
     private TensorScope(bool suspends)
     {
         _parent = t_current;
         _suspends = suspends;
+        _firstNode = TensorNode.NextSequence;
         t_current = this;
     }
+
+    /// <summary>The scope new tensors will join once this one ends (null where they will join none).</summary>
+    internal TensorScope? Enclosing => _parent is { _suspends: true } ? null : _parent;
 
     /// <summary>The innermost active scope on this thread, or null; a suspending scope reads as null.</summary>
     internal static TensorScope? Current => t_current is { _suspends: true } ? null : t_current;
@@ -45,6 +50,40 @@ public sealed class TensorScope : IDisposable
     {
         _tensors.Remove(t);
         t.Scope = null;
+    }
+
+    /// <summary>
+    /// Lets <paramref name="result"/> outlive this scope: it moves to <paramref name="to"/> (null: no scope),
+    /// together with what the graph nodes recorded inside this scope and reachable from it saved for
+    /// backward. Everything else created inside is freed when the scope ends. This is what makes op bodies
+    /// and VJPs free of per-temporary <c>Dispose</c>: they run in a scope and keep only their result.
+    /// </summary>
+    internal Tensor? Keep(Tensor? result, TensorScope? to)
+    {
+        if (result is null) return null;
+        if (result.Scope == this) Move(result, to);
+        if (result.GradFn is not TensorNode root || root.Sequence < _firstNode) return result;
+        // Only nodes recorded inside this scope can own tensors registered in it, so the walk stops at
+        // older ones: its cost is the op's own subgraph, not the whole graph.
+        var stack = new Stack<TensorNode>([root]);
+        var seen = new HashSet<TensorNode>(ReferenceEqualityComparer.Instance) { root };
+        while (stack.TryPop(out var node))
+        {
+            foreach (var saved in node.Owned)
+                if (saved.Scope == this) Move(saved, to);
+            foreach (var input in node.Inputs)
+                if (input is TensorNode tn && tn.Sequence >= _firstNode && seen.Add(tn)) stack.Push(tn);
+        }
+        return result;
+    }
+
+    /// <summary>Keeps <paramref name="result"/> in the scope that encloses this one (see <see cref="Keep(Tensor?, TensorScope?)"/>).</summary>
+    internal Tensor Keep(Tensor result) => Keep(result, Enclosing)!;
+
+    private void Move(Tensor t, TensorScope? to)
+    {
+        Unregister(t);
+        to?.Register(t);
     }
 
     internal TensorScope? Parent
