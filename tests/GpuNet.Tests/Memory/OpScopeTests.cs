@@ -9,13 +9,7 @@ public sealed class OpScopeTests
 {
     private static readonly Device Cpu = Device.Cpu;
 
-    private static long Live()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        Cpu.Pool.DrainFinalized();
-        return Cpu.Pool.LiveBytes;
-    }
+    private static long Live() => PoolTestUtil.LiveAfterSettling(Cpu.Pool);
 
     public static TheoryData<string> Composites => ["Mean", "MeanDims", "VectorDot", "VectorMatrix", "MatrixVector", "Select", "IntDiv", "ScalarOverInt", "Gt", "OneHot", "IndexSelect", "Where", "MixedAdd", "ReshapeCopy", "SumDims", "ToArray"];
 

@@ -9,13 +9,7 @@ public sealed class ScopeGraphTests
 {
     private static readonly Device Cpu = Device.Cpu;
 
-    private static long Live()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        Cpu.Pool.DrainFinalized();
-        return Cpu.Pool.LiveBytes;
-    }
+    private static long Live() => PoolTestUtil.LiveAfterSettling(Cpu.Pool);
 
     [Fact]
     public void GraphNeverBackwarded_IsFreedWhenItsScopeEnds()

@@ -22,23 +22,6 @@ public sealed partial class CorruptFileFuzzTests(ITestOutputHelper output)
 
     // ---------------------------------------------------------------- IDX
 
-    private static byte[] IdxBytes(byte type, int[] dims, byte[] data)
-    {
-        var bytes = new byte[4 + 4 * dims.Length + data.Length];
-        bytes[2] = type;
-        bytes[3] = (byte)dims.Length;
-        for (int i = 0; i < dims.Length; i++) BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4 + 4 * i), dims[i]);
-        data.CopyTo(bytes, 4 + 4 * dims.Length);
-        return bytes;
-    }
-
-    private static byte[] Gzip(byte[] raw)
-    {
-        var ms = new MemoryStream();
-        using (var gz = new GZipStream(ms, CompressionLevel.Fastest, leaveOpen: true)) gz.Write(raw);
-        return ms.ToArray();
-    }
-
     /// <summary>Generated corrupt IDX files: name → bytes. Every one must be rejected.</summary>
     private static List<(string Name, byte[] Bytes)> IdxVariants()
     {

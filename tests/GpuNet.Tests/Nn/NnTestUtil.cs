@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
 using GpuNet.Nn;
 using Xunit;
 
@@ -35,6 +37,25 @@ internal static class NnTestUtil
 
     /// <summary>A float64 parameter with the given values.</summary>
     public static Parameter P(double[] values, params int[] shape) => new(F64(values, shape));
+
+    /// <summary>An IDX file: magic (0, 0, type, rank), big-endian dims, then the data.</summary>
+    public static byte[] IdxBytes(byte type, int[] dims, byte[] data)
+    {
+        var bytes = new byte[4 + 4 * dims.Length + data.Length];
+        bytes[2] = type;
+        bytes[3] = (byte)dims.Length;
+        for (int i = 0; i < dims.Length; i++) BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4 + 4 * i), dims[i]);
+        data.CopyTo(bytes, 4 + 4 * dims.Length);
+        return bytes;
+    }
+
+    /// <summary>The gzip of <paramref name="raw"/>, as the Fashion-MNIST files ship.</summary>
+    public static byte[] Gzip(byte[] raw)
+    {
+        var ms = new MemoryStream();
+        using (var gz = new GZipStream(ms, CompressionLevel.Fastest, leaveOpen: true)) gz.Write(raw);
+        return ms.ToArray();
+    }
 }
 
 /// <summary>Tests that measure the CPU pool or global state run alone, after the parallel ones.</summary>

@@ -11,13 +11,7 @@ public sealed class ReadmeMemoryTests(ITestOutputHelper output)
 {
     private const int Steps = 20;
 
-    private static void Settle(Kernels.MemoryPool pool)
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        pool.DrainFinalized();
-    }
+    private static void Settle(Kernels.MemoryPool pool) => PoolTestUtil.Settle(pool);
 
     [Fact]
     public void WithAScope_EveryStepEndsWhereItStarted_WithoutOne_StepsPileUpUntilTheGcFinalizesThem()

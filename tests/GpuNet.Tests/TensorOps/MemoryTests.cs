@@ -13,14 +13,7 @@ public sealed class MemoryTests
     private static Device Cpu => Device.Get("cpu");
 
     /// <summary>Live bytes after every earlier test's garbage has been finalized and returned.</summary>
-    private static long Baseline()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        Cpu.Pool.DrainFinalized();
-        return Cpu.Pool.LiveBytes;
-    }
+    private static long Baseline() => PoolTestUtil.LiveAfterSettling(Cpu.Pool);
 
     private static long Bytes(Tensor t) => MemoryPool.SizeClass(Math.Max(t.NumElements, 1) * t.DType.SizeOf());
 
