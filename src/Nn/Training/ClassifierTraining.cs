@@ -35,8 +35,14 @@ public sealed record TrainConfig
     /// <summary>Momentum for sgd and rmsprop (null: 0.9 for sgd, 0 for rmsprop).</summary>
     public double? Momentum { get; init; }
 
-    /// <summary>Learning-rate schedule over the epochs.</summary>
+    /// <summary>Learning-rate schedule over the epochs (after the warm-up).</summary>
     public ScheduleKind Schedule { get; init; } = ScheduleKind.Cosine;
+
+    /// <summary>
+    /// Epochs of linear warm-up from a third of the rate (<see cref="LinearLR"/>) before <see cref="Schedule"/> takes over
+    /// for the remaining epochs (<see cref="SequentialLR"/>); 0: none.
+    /// </summary>
+    public int Warmup { get; init; }
 
     /// <summary>Seed of the initial weights, shuffles and dropout masks.</summary>
     public long Seed { get; init; }
@@ -54,6 +60,8 @@ public sealed record TrainConfig
     public static double DefaultLearningRate(OptimizerKind optimizer) => optimizer switch
     {
         OptimizerKind.Sgd => 0.05,
+        OptimizerKind.Adagrad => 1e-2,
+        OptimizerKind.NAdam => 2e-3,
         _ => 1e-3,
     };
 
@@ -67,6 +75,8 @@ public sealed record TrainConfig
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"dropout must be in [0, 1); got {Dropout}.");
         if (!Enum.IsDefined(Optimizer)) throw new ArgumentException($"unknown optimizer {Optimizer}.");
         if (!Enum.IsDefined(Schedule)) throw new ArgumentException($"unknown schedule {Schedule}.");
+        if (Warmup < 0 || Warmup >= Epochs) throw new ArgumentException($"warm-up must be at least 0 and fewer than the {Epochs} epochs; got {Warmup}.");
+        if (Warmup > 0 && Schedule == ScheduleKind.OneCycle) throw new ArgumentException("the onecycle schedule warms up itself; drop the warm-up.");
         if (LearningRate is { } lr && !(lr > 0 && !double.IsInfinity(lr))) throw new ArgumentException($"learning rate must be positive; got {lr}.");
         if (WeightDecay is { } wd && !(wd >= 0 && !double.IsInfinity(wd))) throw new ArgumentException($"weight decay must be non-negative; got {wd}.");
         if (Momentum is { } m && !(m >= 0 && m < 1)) throw new ArgumentException($"momentum must be in [0, 1); got {m}.");
@@ -119,14 +129,23 @@ public static partial class ClassifierTraining
             OptimizerKind.Sgd => new SGD(ps, lr, momentum: config.Momentum ?? 0.9, weightDecay: config.WeightDecay ?? 0),
             OptimizerKind.Adam => new Adam(ps, lr, weightDecay: config.WeightDecay ?? 0),
             OptimizerKind.AdamW => new AdamW(ps, lr, weightDecay: config.WeightDecay ?? 1e-2),
+            OptimizerKind.Adagrad => new Adagrad(ps, lr, weightDecay: config.WeightDecay ?? 0),
+            OptimizerKind.NAdam => new NAdam(ps, lr, weightDecay: config.WeightDecay ?? 0),
+            OptimizerKind.RAdam => new RAdam(ps, lr, weightDecay: config.WeightDecay ?? 0),
             _ => new RMSProp(ps, lr, momentum: config.Momentum ?? 0, weightDecay: config.WeightDecay ?? 0),
         };
+        int epochs = config.Epochs - config.Warmup;
         LRScheduler? sched = config.Schedule switch
         {
-            ScheduleKind.Cosine => new CosineAnnealingLR(opt, config.Epochs),
-            ScheduleKind.Step => new StepLR(opt, Math.Max(1, config.Epochs / 4), 0.5),
+            ScheduleKind.Cosine => new CosineAnnealingLR(opt, epochs),
+            ScheduleKind.Step => new StepLR(opt, Math.Max(1, epochs / 4), 0.5),
+            ScheduleKind.Exponential => new ExponentialLR(opt, Math.Pow(0.01, 1.0 / epochs)),
+            ScheduleKind.MultiStep => new MultiStepLR(opt, [Math.Max(1, epochs / 2), Math.Max(1, epochs * 3 / 4)]),
+            ScheduleKind.OneCycle => new OneCycleLR(opt, lr, epochs, cycleMomentum: opt is not Adagrad),
             _ => null,
         };
+        if (config.Warmup > 0)
+            sched = new SequentialLR(opt, [new LinearLR(opt, totalIters: config.Warmup), sched ?? new LambdaLR(opt, _ => 1)], [config.Warmup]);
         return (model, opt, sched);
     }
 
