@@ -117,11 +117,74 @@ public static partial class ClassifierTraining
     public static string StatePath(string checkpoint) =>
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(checkpoint))!, Path.GetFileNameWithoutExtension(checkpoint) + ".state.safetensors");
 
+    /// <summary>Builds the model <paramref name="config"/> describes, with freshly initialised weights.</summary>
+    public static Mlp BuildModel(TrainConfig config, int features, int classes, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        return new Mlp([features, .. config.Hidden, classes], config.Activation, config.Dropout, config.Seed, device: device);
+    }
+
+    /// <summary>
+    /// Loads a model saved by <see cref="SaveCheckpoint"/> (<c>gpunet train --out</c>) for inference: the architecture comes
+    /// from the file's metadata (<c>sizes</c> and the training <c>config</c>), the weights from its tensors (today's keys or
+    /// the older <c>layers.</c>-prefixed ones), and the model is returned in eval mode. A file without that metadata or
+    /// whose tensors do not fit is an <see cref="InvalidDataException"/> naming the file.
+    /// </summary>
+    public static Mlp LoadModel(string path, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var meta = Safetensors.ReadMetadata(path);
+        InvalidDataException Bad(string what) => new($"{path}: {what}.");
+        if (!meta.TryGetValue("sizes", out var sizesText))
+            throw Bad("has no 'sizes' metadata, so its architecture is unknown; it was not written by gpunet train --out");
+        var parts = sizesText.Split(',');
+        var sizes = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out sizes[i]) || sizes[i] <= 0)
+                throw Bad($"metadata 'sizes' is '{sizesText}'; expected positive layer widths like 784,512,10");
+        if (sizes.Length < 2) throw Bad($"metadata 'sizes' is '{sizesText}'; expected at least an input and an output width");
+        TrainConfig config;
+        try
+        {
+            config = meta.TryGetValue("config", out var json) ? JsonSerializer.Deserialize<TrainConfig>(json, s_json) ?? new TrainConfig() : new TrainConfig();
+        }
+        catch (JsonException e)
+        {
+            throw Bad($"metadata 'config' is not a training configuration ({e.Message})");
+        }
+        config = config with { Hidden = sizes[1..^1], Resume = false, Checkpoint = null };
+        Mlp model;
+        try
+        {
+            model = BuildModel(config, sizes[0], sizes[^1], device ?? Device.Default);
+        }
+        catch (ArgumentException e)
+        {
+            throw Bad($"metadata 'config' does not describe a model ({e.Message})");
+        }
+        try
+        {
+            model.Load(path);
+        }
+        catch (InvalidOperationException e)
+        {
+            model.Dispose();
+            throw new InvalidDataException(e.Message, e);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        model.Eval();
+        return model;
+    }
+
     /// <summary>Builds the model, optimizer and schedule <paramref name="config"/> describes.</summary>
     public static (Mlp Model, Optimizer Optimizer, LRScheduler? Scheduler) Build(TrainConfig config, int features, int classes, Device device)
     {
-        config.Validate();
-        var model = new Mlp([features, .. config.Hidden, classes], config.Activation, config.Dropout, config.Seed, device: device);
+        var model = BuildModel(config, features, classes, device);
         double lr = config.LearningRate ?? TrainConfig.DefaultLearningRate(config.Optimizer);
         var ps = model.Parameters();
         Optimizer opt = config.Optimizer switch
