@@ -88,12 +88,13 @@ public sealed class Adagrad : Optimizer
 /// NAdam, Adam with Nesterov momentum (PyTorch's <c>torch.optim.NAdam</c>): g = g + wd·p (or p ← p·(1 − lr·wd) when
 /// decoupled), μₜ = β₁(1 − ½·0.96^(t·ψ)) with ψ the momentum decay, Πₜ = μ₁⋯μₜ, m = β₁m + (1−β₁)g,
 /// v = β₂v + (1−β₂)g², d = √(v/(1−β₂ᵗ)) + ε, p = p − lr(1−μₜ)/(1−Πₜ) · g/d − lr·μₜ₊₁/(1−Πₜμₜ₊₁) · m/d.
-/// Πₜ is recomputed from the step count (PyTorch keeps it as state <c>mu_product</c>), so the state dict holds
-/// <c>exp_avg</c> and <c>exp_avg_sq</c>. Composed of tensor ops (no fused kernel).
+/// Πₜ is carried from step to step in memory, as PyTorch's state <c>mu_product</c> is, but not saved: after a load it is
+/// recomputed from the step count with the current β₁ (exact unless β₁ was cycled), so the state dict holds <c>exp_avg</c>
+/// and <c>exp_avg_sq</c>. Composed of tensor ops (no fused kernel).
 /// </summary>
 public sealed class NAdam : Optimizer
 {
-    private readonly Dictionary<int, (long Step, double Beta1, double Product)> _muProducts = [];
+    private readonly Dictionary<int, (long Step, double Product)> _muProducts = [];
 
     /// <summary>Creates the optimizer.</summary>
     /// <param name="parameters">Parameters to update.</param>
@@ -137,19 +138,21 @@ public sealed class NAdam : Optimizer
     /// <inheritdoc />
     protected override IReadOnlyCollection<string> StateNames(int index) => ["exp_avg", "exp_avg_sq"];
 
+    private protected override void StateLoaded() => _muProducts.Clear();
+
     private double Mu(double beta1, long t) => beta1 * (1 - 0.5 * Math.Pow(0.96, t * MomentumDecay));
 
-    // Πₜ, from the previous step's product when it is at hand, else from scratch (after a load).
+    // Πₜ: the previous step's product times μₜ (with this step's β₁, as PyTorch multiplies), or from scratch after a load.
     private double MuProduct(int index, double beta1, long t)
     {
         double product;
-        if (_muProducts.TryGetValue(index, out var c) && c.Step == t - 1 && c.Beta1 == beta1) product = c.Product * Mu(beta1, t);
+        if (_muProducts.TryGetValue(index, out var c) && c.Step == t - 1) product = c.Product * Mu(beta1, t);
         else
         {
             product = 1;
             for (long k = 1; k <= t; k++) product *= Mu(beta1, k);
         }
-        _muProducts[index] = (t, beta1, product);
+        _muProducts[index] = (t, product);
         return product;
     }
 

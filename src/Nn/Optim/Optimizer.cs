@@ -288,7 +288,11 @@ public abstract class Optimizer : IDisposable
         for (int g = 0; g < _groups.Count; g++) _groups[g].LearningRate = lrs[g];
         StepCount = stepCount;
         for (int i = 0; i < steps.Length; i++) _steps[i] = steps[i];
+        StateLoaded();
     }
+
+    /// <summary>Drops whatever an optimizer keeps between steps outside its state dict, after a load.</summary>
+    private protected virtual void StateLoaded() { }
 
     /// <summary>
     /// Checks a state dict against this optimizer without changing anything: every key known, every tensor of its

@@ -125,6 +125,42 @@ public class OptimizerFeatureTests
     }
 
     [Fact]
+    public void NAdam_multiplies_each_step_mu_with_that_steps_beta1()
+    {
+        // As PyTorch does: Πₜ = Πₜ₋₁·μₜ with μₜ from the β₁ in force at step t (here cycled through the group, as OneCycleLR does).
+        double lr = 0.01, b2 = 0.999, eps = 1e-8, psi = 4e-3;
+        double[] betas = [0.9, 0.85, 0.8, 0.95];
+        using var p = P(Start, 3);
+        using var opt = new NAdam([p], lr, beta2: b2);
+        var want = (double[])Start.Clone();
+        double[] m = new double[3], v = new double[3];
+        double product = 1;
+        for (int t = 1; t <= betas.Length; t++)
+        {
+            double b1 = betas[t - 1];
+            opt.ParamGroups[0].Beta1 = b1;
+            using (Tensor.NewScope())
+            {
+                var loss = (p.Data * F64(Grads[t - 1], 3)).Sum();
+                opt.ZeroGrad();
+                loss.Backward();
+                opt.Step();
+            }
+            double mu = b1 * (1 - 0.5 * Math.Pow(0.96, t * psi)), muNext = b1 * (1 - 0.5 * Math.Pow(0.96, (t + 1) * psi));
+            product *= mu;
+            for (int i = 0; i < 3; i++)
+            {
+                double g = Grads[t - 1][i];
+                m[i] = b1 * m[i] + (1 - b1) * g;
+                v[i] = b2 * v[i] + (1 - b2) * g * g;
+                double d = Math.Sqrt(v[i] / (1 - Math.Pow(b2, t))) + eps;
+                want[i] -= lr * (1 - mu) / (1 - product) * g / d + lr * muNext / (1 - product * muNext) * m[i] / d;
+            }
+            Near(want, D(p.Data), 1e-12);
+        }
+    }
+
+    [Fact]
     public void RAdam_matches_its_formula_on_both_sides_of_the_rectification()
     {
         foreach (var (wd, decoupled) in new[] { (0.0, false), (0.1, false), (0.1, true) })
