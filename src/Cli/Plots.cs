@@ -40,15 +40,15 @@ internal static class Plots
                 label.LabelFontColor = share[k, j] > 0.5 ? Colors.Black : Colors.White;
                 label.LabelFontSize = 12;
             }
-        var cb = plot.Add.ColorBar(heatmap);
-        cb.Label = "share of the true class";
+        plot.Add.ColorBar(heatmap);
         double[] positions = [.. Enumerable.Range(0, n).Select(i => (double)i)];
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, [.. names]);
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, [.. Enumerable.Range(0, n).Select(i => names[n - 1 - i])]);
         plot.Axes.Bottom.TickLabelStyle.Rotation = -40;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+        plot.Axes.Bottom.MinimumSize = 100; // room for the slanted names above the axis label
         plot.Axes.SetLimits(-0.5, n - 0.5, -0.5, n - 0.5);
-        plot.Title(title);
+        plot.Title($"{title}; colour: share of the true class");
         plot.Axes.Bottom.Label.Text = "predicted class";
         plot.Axes.Left.Label.Text = "true class";
         return plot.GetImageBytes(width, height, ImageFormat.Png);
