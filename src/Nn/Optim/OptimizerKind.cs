@@ -32,6 +32,6 @@ public enum ScheduleKind
     Exponential,
     /// <summary>Divided by 10 at half and at three quarters of the run (<see cref="MultiStepLR"/>).</summary>
     MultiStep,
-    /// <summary>The 1cycle policy per epoch with the rate as its peak (<see cref="OneCycleLR"/>, PyTorch's defaults); it warms up itself.</summary>
+    /// <summary>The 1cycle policy over the run's batches with the rate as its peak (<see cref="OneCycleLR"/>, PyTorch's defaults, stepped per batch); it warms up itself.</summary>
     OneCycle,
 }

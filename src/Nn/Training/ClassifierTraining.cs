@@ -181,9 +181,14 @@ public static partial class ClassifierTraining
         return model;
     }
 
-    /// <summary>Builds the model, optimizer and schedule <paramref name="config"/> describes.</summary>
-    public static (Mlp Model, Optimizer Optimizer, LRScheduler? Scheduler) Build(TrainConfig config, int features, int classes, Device device)
+    /// <summary>
+    /// Builds the model, optimizer and schedule <paramref name="config"/> describes. The schedule is stepped once per epoch,
+    /// except <see cref="OneCycleLR"/> (<see cref="ScheduleKind.OneCycle"/>), which PyTorch steps after every batch: it spans
+    /// <c>Epochs</c> × <paramref name="stepsPerEpoch"/> steps and <see cref="Run"/> steps it per batch.
+    /// </summary>
+    public static (Mlp Model, Optimizer Optimizer, LRScheduler? Scheduler) Build(TrainConfig config, int features, int classes, Device device, int stepsPerEpoch = 1)
     {
+        if (stepsPerEpoch <= 0) throw new ArgumentOutOfRangeException(nameof(stepsPerEpoch), $"ClassifierTraining.Build: stepsPerEpoch must be positive; got {stepsPerEpoch}.");
         var model = BuildModel(config, features, classes, device);
         double lr = config.LearningRate ?? TrainConfig.DefaultLearningRate(config.Optimizer);
         var ps = model.Parameters();
@@ -204,7 +209,7 @@ public static partial class ClassifierTraining
             ScheduleKind.Step => new StepLR(opt, Math.Max(1, epochs / 4), 0.5),
             ScheduleKind.Exponential => new ExponentialLR(opt, Math.Pow(0.01, 1.0 / epochs)),
             ScheduleKind.MultiStep => new MultiStepLR(opt, [Math.Max(1, epochs / 2), Math.Max(1, epochs * 3 / 4)]),
-            ScheduleKind.OneCycle => new OneCycleLR(opt, lr, epochs, cycleMomentum: opt is not Adagrad),
+            ScheduleKind.OneCycle => new OneCycleLR(opt, lr, checked(epochs * stepsPerEpoch), cycleMomentum: opt is not Adagrad),
             _ => null,
         };
         if (config.Warmup > 0)
@@ -229,7 +234,14 @@ public static partial class ClassifierTraining
         device ??= data.Train.Device;
         if (data.Train.Device != device || data.Test.Device != device)
             throw new ArgumentException($"ClassifierTraining: the data lives on {data.Train.Device} but training was asked to run on {device}; load the data onto {device}.");
-        var (model, opt, sched) = Build(config, data.Features, data.Classes, device);
+        var loader = new DataLoader(data.Train, config.BatchSize, shuffle: true, seed: Seeds.Derive(config.Seed, 77))
+        {
+            Sampler = parallel is null ? null : new DistributedSampler(parallel.Rank, parallel.Size),
+        };
+        // Every replica of a data-parallel group walks the same global batches, so the count is the same everywhere.
+        int steps = Math.Max(1, loader.BatchCount);
+        var (model, opt, sched) = Build(config, data.Features, data.Classes, device, steps);
+        bool perBatch = sched is OneCycleLR;
         try
         {
             var history = new List<EpochResult>();
@@ -240,16 +252,15 @@ public static partial class ClassifierTraining
                 start = LoadCheckpoint(config.Checkpoint!, model, opt, history);
                 // A crash between the two renames leaves the model file an epoch behind the state file: bring it up to date.
                 if (ModelFileEpoch(config.Checkpoint!) != start) model.Save(config.Checkpoint!, ModelMetadata(config, model, start));
-                if (sched is not null) sched.LastEpoch = start;
                 if (start >= config.Epochs)
                     throw new ArgumentException($"the checkpoint {config.Checkpoint} has already done {start} epochs; ask for more than {start} with --epochs.");
             }
-            if (parallel is not null && sched is not null) sched.LastEpoch = start;
-            var loader = new DataLoader(data.Train, config.BatchSize, shuffle: true, seed: Seeds.Derive(config.Seed, 77))
+            if (sched is not null) sched.LastEpoch = perBatch ? start * steps : start;
+            var trainer = new Trainer(model, new CrossEntropyLoss(), opt, perBatch ? null : sched)
             {
-                Sampler = parallel is null ? null : new DistributedSampler(parallel.Rank, parallel.Size),
+                DataParallel = parallel,
+                BatchScheduler = perBatch ? sched : null,
             };
-            var trainer = new Trainer(model, new CrossEntropyLoss(), opt, sched) { DataParallel = parallel };
             double before = history.Count > 0 ? history[^1].ElapsedSeconds : 0;
             trainer.Fit(loader, data.Test, config.Epochs, start, onBatch, r =>
             {

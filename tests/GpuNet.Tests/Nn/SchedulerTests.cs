@@ -167,6 +167,32 @@ public class SchedulerTests
                 o.Dispose();
             }
         Assert.Throws<ArgumentException>(() => (config with { Warmup = 6 }).Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => ClassifierTraining.Build(config, 3, 2, Cpu, stepsPerEpoch: 0));
         Assert.Throws<ArgumentException>(() => (config with { Schedule = ScheduleKind.OneCycle }).Validate());
+    }
+
+    [Fact]
+    public void Training_steps_OneCycleLR_after_every_batch_and_resumes_it()
+    {
+        var dir = TempDir();
+        var path = Path.Combine(dir, "m.safetensors");
+        using var data = SyntheticData.Spirals(50, 10, seed: 2, device: Cpu); // 150 samples: 5 batches of 32
+        var config = new TrainConfig { Epochs = 3, BatchSize = 32, Hidden = [8], Schedule = ScheduleKind.OneCycle, LearningRate = 0.01, Checkpoint = path };
+        var result = ClassifierTraining.Run(data, config, Cpu);
+        using (result.Model)
+        {
+            // 15 steps: the rate at the start of epoch e is the 1cycle rate at step 5e (peak 0.01 at step 0.3·15 − 1 = 3.5).
+            using var p = P([1], 1);
+            using var opt = new SGD([p], 1);
+            var reference = new OneCycleLR(opt, 0.01, 15);
+            Near([.. Enumerable.Range(0, 3).Select(e => reference.LearningRateAt(5 * e))], [.. result.Epochs.Select(r => r.LearningRate)], 1e-15);
+            Near(0.01 / 25, result.Epochs[0].LearningRate, 1e-15);
+            var want = result.Model.StateDict().ToDictionary(kv => kv.Key, kv => D(kv.Value));
+            // Stopped after epoch 1 (its checkpoint written), then resumed: the schedule continues at step 5.
+            Assert.Throws<OperationCanceledException>(() => ClassifierTraining.Run(data, config, Cpu, onEpoch: _ => throw new OperationCanceledException()));
+            using var resumed = ClassifierTraining.Run(data, config with { Resume = true }, Cpu).Model;
+            foreach (var (k, v) in resumed.StateDict()) Assert.Equal(want[k], D(v));
+        }
+        Directory.Delete(dir, true);
     }
 }
