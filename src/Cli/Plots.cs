@@ -9,6 +9,51 @@ internal static class Plots
     /// <summary>The picture <c>gpunet train --plot</c> draws, under its default name.</summary>
     public const string TrainingCurvesFile = "training-curves.png";
 
+    /// <summary>The picture <c>gpunet eval --plot</c> draws, under its default name.</summary>
+    public const string ConfusionMatrixFile = "confusion-matrix.png";
+
+    /// <summary>
+    /// The confusion matrix as a heatmap, as PNG bytes: row k is true class k (top to bottom), column j predicted class j;
+    /// each cell is coloured by the share of class k's samples predicted as j (so rare and common classes compare) and
+    /// labelled with its count.
+    /// </summary>
+    public static byte[] ConfusionMatrix(int[,] counts, IReadOnlyList<string> names, string title, int width = 900, int height = 800)
+    {
+        int n = counts.GetLength(0);
+        if (n == 0 || counts.GetLength(1) != n || names.Count != n) throw new ArgumentException("ConfusionMatrix: expected a square matrix with a name per class.");
+        var share = new double[n, n];
+        for (int k = 0; k < n; k++)
+        {
+            double total = Enumerable.Range(0, n).Sum(j => (double)counts[k, j]);
+            for (int j = 0; j < n; j++) share[k, j] = total == 0 ? 0 : counts[k, j] / total;
+        }
+        var plot = new Plot();
+        var heatmap = plot.Add.Heatmap(share);
+        heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+        // Cell (k, j) fills the unit square around x = j, y = n − 1 − k: row 0 at the top, as the table prints it.
+        heatmap.Rectangle = new CoordinateRect(-0.5, n - 0.5, -0.5, n - 0.5);
+        for (int k = 0; k < n; k++)
+            for (int j = 0; j < n; j++)
+            {
+                var label = plot.Add.Text(counts[k, j].ToString(System.Globalization.CultureInfo.InvariantCulture), j, n - 1 - k);
+                label.LabelAlignment = Alignment.MiddleCenter;
+                label.LabelFontColor = share[k, j] > 0.5 ? Colors.Black : Colors.White;
+                label.LabelFontSize = 12;
+            }
+        plot.Add.ColorBar(heatmap);
+        double[] positions = [.. Enumerable.Range(0, n).Select(i => (double)i)];
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, [.. names]);
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, [.. Enumerable.Range(0, n).Select(i => names[n - 1 - i])]);
+        plot.Axes.Bottom.TickLabelStyle.Rotation = -40;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+        plot.Axes.Bottom.MinimumSize = 100; // room for the slanted names above the axis label
+        plot.Axes.SetLimits(-0.5, n - 0.5, -0.5, n - 0.5);
+        plot.Title($"{title}; colour: share of the true class");
+        plot.Axes.Bottom.Label.Text = "predicted class";
+        plot.Axes.Left.Label.Text = "true class";
+        return plot.GetImageBytes(width, height, ImageFormat.Png);
+    }
+
     /// <summary>
     /// Training loss (left axis, blue) and train/test accuracy (right axis, orange) per epoch, as PNG bytes. Each
     /// axis is drawn in the colour of its lines and each legend entry names its axis, so no line can be read

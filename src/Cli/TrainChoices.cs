@@ -13,10 +13,12 @@ internal static class TrainChoices
         [("relu", Activation.Relu), ("sigmoid", Activation.Sigmoid), ("tanh", Activation.Tanh), ("identity", Activation.None)];
 
     private static readonly (string Name, OptimizerKind Value)[] s_optimizers =
-        [("sgd", OptimizerKind.Sgd), ("adam", OptimizerKind.Adam), ("adamw", OptimizerKind.AdamW), ("rmsprop", OptimizerKind.RmsProp)];
+        [("sgd", OptimizerKind.Sgd), ("adam", OptimizerKind.Adam), ("adamw", OptimizerKind.AdamW), ("rmsprop", OptimizerKind.RmsProp),
+         ("adagrad", OptimizerKind.Adagrad), ("nadam", OptimizerKind.NAdam), ("radam", OptimizerKind.RAdam)];
 
     private static readonly (string Name, ScheduleKind Value)[] s_schedules =
-        [("none", ScheduleKind.None), ("cosine", ScheduleKind.Cosine), ("step", ScheduleKind.Step)];
+        [("none", ScheduleKind.None), ("cosine", ScheduleKind.Cosine), ("step", ScheduleKind.Step), ("exponential", ScheduleKind.Exponential),
+         ("multistep", ScheduleKind.MultiStep), ("onecycle", ScheduleKind.OneCycle)];
 
     /// <summary>Activation names, in the order --help lists them.</summary>
     public static IReadOnlyList<string> Activations { get; } = [.. s_activations.Select(a => a.Name)];

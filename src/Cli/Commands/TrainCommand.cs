@@ -23,7 +23,8 @@ internal static class TrainCommand
         var lr = CliOptions.OptionalDouble("--lr", "Learning rate (default: 1e-3, or 0.05 for sgd).", v => v > 0 && double.IsFinite(v), "a positive number");
         var weightDecay = CliOptions.OptionalDouble("--weight-decay", "Weight decay (default 0; 1e-2 for adamw).", v => v >= 0 && double.IsFinite(v), "a non-negative number");
         var momentum = CliOptions.OptionalDouble("--momentum", "Momentum for sgd (default 0.9) and rmsprop (default 0).", v => v >= 0 && v < 1, "a number in [0, 1)");
-        var schedule = CliOptions.Choice("--schedule", "Learning-rate schedule.", TrainChoices.Name(defaults.Schedule), TrainChoices.Schedules);
+        var schedule = CliOptions.Choice("--schedule", "Learning-rate schedule: cosine annealing to 0, step (halved every quarter), exponential (to 1/100), multistep (/10 at 1/2 and 3/4), onecycle (1cycle with --lr as the peak), or none.", TrainChoices.Name(defaults.Schedule), TrainChoices.Schedules);
+        var warmup = CliOptions.Int("--warmup", "Epochs of linear warm-up from a third of the rate, then --schedule over the remaining epochs.", defaults.Warmup, min: 0);
         var seed = CliOptions.Long("--seed", "Seed for weights, shuffling and dropout.", 0);
         var device = new Option<string?>("--device") { Description = $"cpu, ilgpu-cpu, cuda[:i], opencl[:i] (default: {Device.EnvironmentVariable}, else the best found).", HelpName = "DEVICE" };
         var output = new Option<string?>("--out") { Description = "Save the model (safetensors) after every epoch, with its training state next to it; checked before training starts.", HelpName = "FILE" };
@@ -34,7 +35,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train an MLP classifier on Fashion-MNIST (or on generated spirals when no data set is found).")
         {
-            data, epochs, batch, hidden, activation, dropout, optimizer, lr, weightDecay, momentum, schedule, seed, device, output, resume, plot, limit, tf32,
+            data, epochs, batch, hidden, activation, dropout, optimizer, lr, weightDecay, momentum, schedule, warmup, seed, device, output, resume, plot, limit, tf32,
         };
         // Under mpirun every process runs this action as one replica (DistributedLaunch); otherwise it runs as is.
         command.SetAction(parse => DistributedLaunch.Run(() =>
@@ -55,6 +56,7 @@ internal static class TrainCommand
                     WeightDecay = parse.GetValue(weightDecay),
                     Momentum = parse.GetValue(momentum),
                     Schedule = TrainChoices.ParseSchedule(parse.GetValue(schedule)!),
+                    Warmup = parse.GetValue(warmup),
                     Seed = parse.GetValue(seed),
                     Checkpoint = parse.GetValue(output),
                     Resume = parse.GetValue(resume),
@@ -148,7 +150,7 @@ internal static class TrainCommand
             var parallel = DistributedLaunch.ForDevice(device);
             Console.WriteLine($"{data.Name}: {data.Train.Count:N0} train / {data.Test.Count:N0} test samples, {data.Features} features, {data.Classes} classes; device {device} ({device.Name})");
             Console.WriteLine($"model {data.Features}-{string.Join("-", config.Hidden)}{(config.Hidden.Length > 0 ? "-" : "")}{data.Classes} {TrainChoices.Name(config.Activation)}" +
-                $"{(config.Dropout > 0 ? $", dropout {config.Dropout}" : "")}; {TrainChoices.Name(config.Optimizer)} lr {config.LearningRate ?? TrainConfig.DefaultLearningRate(config.Optimizer):G3}, {TrainChoices.Name(config.Schedule)} schedule; batch {config.BatchSize}, {config.Epochs} epochs, seed {config.Seed}");
+                $"{(config.Dropout > 0 ? $", dropout {config.Dropout}" : "")}; {TrainChoices.Name(config.Optimizer)} lr {config.LearningRate ?? TrainConfig.DefaultLearningRate(config.Optimizer):G3}, {(config.Warmup > 0 ? $"{config.Warmup}-epoch warm-up then " : "")}{TrainChoices.Name(config.Schedule)} schedule; batch {config.BatchSize}, {config.Epochs} epochs, seed {config.Seed}");
             if (parallel is not null)
                 Console.WriteLine($"data parallel: {parallel.Size} {(parallel.Size == 1 ? "process" : "processes")} over {parallel.Communicator.Name}; global batch {config.BatchSize}, about {config.BatchSize / (double)parallel.Size:0.#} per process; samples/s below are global");
             TrainResult result;

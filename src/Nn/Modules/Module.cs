@@ -5,7 +5,7 @@ namespace GpuNet.Nn;
 /// <summary>
 /// Base class of every layer and model (PyTorch's <c>nn.Module</c>): a <see cref="Forward"/>
 /// function plus registered parameters and submodules, which give stable dotted names
-/// (<c>layers.0.weight</c>) for <see cref="NamedParameters"/>, <see cref="StateDict"/> and checkpoints.
+/// (<c>0.weight</c>, <c>encoder.1.bias</c>) for <see cref="NamedParameters"/>, <see cref="StateDict"/> and checkpoints.
 /// </summary>
 /// <remarks>
 /// Subclasses create their parameters in the constructor with <see cref="RegisterParameter"/> and their
@@ -54,7 +54,7 @@ public abstract class Module : IDisposable
     /// <summary>Every parameter of this module and (when <paramref name="recurse"/>) its descendants, in registration order, each once.</summary>
     public IEnumerable<Parameter> Parameters(bool recurse = true) => NamedParameters(recurse: recurse).Select(p => p.Parameter);
 
-    /// <summary>Parameters with their dotted names (<c>layers.0.weight</c>), in registration order; a parameter shared by two modules appears once.</summary>
+    /// <summary>Parameters with their dotted names (<c>encoder.0.weight</c>), in registration order; a parameter shared by two modules appears once.</summary>
     public IEnumerable<(string Name, Parameter Parameter)> NamedParameters(string prefix = "", bool recurse = true)
     {
         var seen = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
@@ -146,6 +146,8 @@ public abstract class Module : IDisposable
     /// <returns>The keys that were missing from the dictionary and the keys it had that no parameter has (both empty when strict).</returns>
     public LoadStateDictResult LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true)
     {
+        ArgumentNullException.ThrowIfNull(stateDict);
+        stateDict = UpgradeStateDict(stateDict);
         var result = CheckStateDict(stateDict, strict);
         using (Tensor.NewScope())
         using (Autograd.NoGrad())
@@ -164,6 +166,7 @@ public abstract class Module : IDisposable
     internal LoadStateDictResult CheckStateDict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true)
     {
         ArgumentNullException.ThrowIfNull(stateDict);
+        stateDict = UpgradeStateDict(stateDict);
         var named = NamedParameters().ToList();
         var names = named.Select(n => n.Name).ToHashSet();
         var missing = named.Where(n => !stateDict.ContainsKey(n.Name)).Select(n => n.Name).ToList();
@@ -180,6 +183,12 @@ public abstract class Module : IDisposable
             throw new InvalidOperationException($"LoadStateDict into {GetType().Name}: {string.Join("; ", errors)}.");
         return new LoadStateDictResult(missing, unexpected);
     }
+
+    /// <summary>
+    /// Renames the keys of a state dict written by an older version of this module to today's names, before
+    /// <see cref="LoadStateDict"/> checks and loads it (the root module's only); the default returns it unchanged.
+    /// </summary>
+    protected virtual IReadOnlyDictionary<string, Tensor> UpgradeStateDict(IReadOnlyDictionary<string, Tensor> stateDict) => stateDict;
 
     /// <summary>Saves <see cref="StateDict"/> to a safetensors file (atomically: a crash never leaves a half-written file).</summary>
     public void Save(string path, IReadOnlyDictionary<string, string>? metadata = null) => Safetensors.Save(path, StateDict(), metadata);

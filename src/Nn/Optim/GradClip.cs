@@ -1,6 +1,6 @@
 namespace GpuNet.Nn;
 
-/// <summary>Gradient clipping (PyTorch's <c>clip_grad_norm_</c>).</summary>
+/// <summary>Gradient clipping (PyTorch's <c>clip_grad_norm_</c> and <c>clip_grad_value_</c>).</summary>
 public static class GradClip
 {
     /// <summary>
@@ -32,5 +32,23 @@ public static class GradClip
         if (coef < 1)
             foreach (var g in grads) g.AffineInPlace(coef);
         return total;
+    }
+
+    /// <summary>
+    /// Clamps every gradient element to [−<paramref name="clipValue"/>, <paramref name="clipValue"/>] in place
+    /// (PyTorch's <c>clip_grad_value_</c>). Parameters without a gradient are skipped.
+    /// </summary>
+    public static void ClipGradValue(IEnumerable<Parameter> parameters, double clipValue)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (!(clipValue >= 0) || double.IsInfinity(clipValue))
+            throw new ArgumentOutOfRangeException(nameof(clipValue), $"ClipGradValue: clipValue must be a finite non-negative number; got {clipValue}.");
+        using var scope = Tensor.NewScope();
+        using var noGrad = Autograd.NoGrad();
+        foreach (var g in parameters.Select(p => p.Grad).OfType<Tensor>())
+        {
+            using var clamped = g.Clamp(-clipValue, clipValue);
+            g.CopyFrom(clamped);
+        }
     }
 }

@@ -38,30 +38,44 @@ public sealed class SGD : Optimizer
     public double WeightDecay { get; }
 
     /// <inheritdoc />
+    protected override void CheckParamGroup(ParamGroup group)
+    {
+        if (Nesterov && !((group.Momentum ?? Momentum) > 0))
+            throw new ArgumentException($"SGD.AddParamGroup: Nesterov momentum requires momentum > 0 in every group; the new group has momentum {group.Momentum}.");
+    }
+
+    /// <inheritdoc />
+    protected override IReadOnlyCollection<string> StateNames(int index) => (GroupOf(index).Momentum ?? Momentum) != 0 ? ["momentum_buffer"] : [];
+
+    /// <inheritdoc />
     protected override void Update(int index, Tensor param, Tensor grad, long step)
     {
-        if (Momentum != 0)
+        var group = GroupOf(index);
+        double lr = group.LearningRate, momentum = group.Momentum ?? Momentum, weightDecay = group.WeightDecay ?? WeightDecay;
+        if (momentum != 0)
         {
             bool first = !HasState(index, "momentum_buffer");
             var buffer = State(index, "momentum_buffer", () => Tensor.ZerosLike(param));
-            Functional.SgdMomentumStep(param, grad, buffer, new Kernels.SgdParameters(LearningRate, Momentum, Dampening, first, WeightDecay, Nesterov));
+            Functional.SgdMomentumStep(param, grad, buffer, new Kernels.SgdParameters(lr, momentum, Dampening, first, weightDecay, Nesterov));
             return;
         }
         // Plain SGD (no momentum, so no buffer and no Nesterov): p −= lr·(g + wd·p).
-        if (WeightDecay == 0)
+        if (weightDecay == 0)
         {
-            param.AddInPlace(grad, -LearningRate);
+            param.AddInPlace(grad, -lr);
             return;
         }
         using var d = grad.Clone();
-        d.AddInPlace(param, WeightDecay);
-        param.AddInPlace(d, -LearningRate);
+        d.AddInPlace(param, weightDecay);
+        param.AddInPlace(d, -lr);
     }
 }
 
 /// <summary>
-/// Adam (PyTorch's <c>torch.optim.Adam</c>): m = β₁m + (1−β₁)g, v = β₂v + (1−β₂)g²,
-/// p = p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε), with L2 weight decay added to the gradient.
+/// Adam (PyTorch's <c>torch.optim.Adam</c>): g = g + wd·p, m = β₁m + (1−β₁)g, v = β₂v + (1−β₂)g²,
+/// p = p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε). With <c>amsgrad</c>, v̂ = max(v̂, v) (kept as state
+/// <c>max_exp_avg_sq</c>) replaces v in the denominator: p = p − lr/(1−β₁ᵗ) · m / (√v̂/√(1−β₂ᵗ) + ε).
+/// The plain step is one fused kernel; the amsgrad step is composed of tensor ops.
 /// </summary>
 public class Adam : Optimizer
 {
@@ -72,10 +86,11 @@ public class Adam : Optimizer
     /// <param name="beta2">Decay of the second-moment average.</param>
     /// <param name="eps">Added to the denominator for stability.</param>
     /// <param name="weightDecay">L2 penalty added to the gradient (Adam) or decoupled decay (AdamW).</param>
-    public Adam(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
-        : this(parameters, lr, beta1, beta2, eps, weightDecay, decoupled: false) { }
+    /// <param name="amsgrad">Use the running maximum of the second moment in the denominator (AMSGrad).</param>
+    public Adam(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0, bool amsgrad = false)
+        : this(parameters, lr, beta1, beta2, eps, weightDecay, decoupled: false, amsgrad) { }
 
-    private protected Adam(IEnumerable<Parameter> parameters, double lr, double beta1, double beta2, double eps, double weightDecay, bool decoupled)
+    private protected Adam(IEnumerable<Parameter> parameters, double lr, double beta1, double beta2, double eps, double weightDecay, bool decoupled, bool amsgrad)
         : base(parameters, lr)
     {
         string name = decoupled ? "AdamW" : "Adam";
@@ -84,6 +99,7 @@ public class Adam : Optimizer
         Eps = NonNegative(name, nameof(eps), eps);
         WeightDecay = NonNegative(name, nameof(weightDecay), weightDecay);
         Decoupled = decoupled;
+        Amsgrad = amsgrad;
     }
 
     /// <summary>β₁.</summary>
@@ -101,12 +117,33 @@ public class Adam : Optimizer
     /// <summary>True for AdamW's decoupled decay (p ← p·(1 − lr·wd) before the Adam step).</summary>
     public bool Decoupled { get; }
 
+    /// <summary>Whether the AMSGrad variant is used.</summary>
+    public bool Amsgrad { get; }
+
+    /// <inheritdoc />
+    protected override IReadOnlyCollection<string> StateNames(int index) => Amsgrad ? ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] : ["exp_avg", "exp_avg_sq"];
+
     /// <inheritdoc />
     protected override void Update(int index, Tensor param, Tensor grad, long step)
     {
+        var group = GroupOf(index);
+        double lr = group.LearningRate, beta1 = group.Beta1 ?? Beta1, beta2 = group.Beta2 ?? Beta2, weightDecay = group.WeightDecay ?? WeightDecay;
         var m = State(index, "exp_avg", () => Tensor.ZerosLike(param));
         var v = State(index, "exp_avg_sq", () => Tensor.ZerosLike(param));
-        Functional.AdamStep(param, grad, m, v, new Kernels.AdamParameters(LearningRate, Beta1, Beta2, Eps, WeightDecay, Decoupled, step));
+        if (!Amsgrad)
+        {
+            Functional.AdamStep(param, grad, m, v, new Kernels.AdamParameters(lr, beta1, beta2, Eps, weightDecay, Decoupled, step));
+            return;
+        }
+        var vMax = State(index, "max_exp_avg_sq", () => Tensor.ZerosLike(param));
+        var g = AdaptiveSteps.Decay(param, grad, lr, weightDecay, Decoupled);
+        AdaptiveSteps.Moments(m, v, g, beta1, beta2);
+        using (var max = Tensor.Maximum(vMax, v)) vMax.CopyFrom(max);
+        double bc1 = 1 - Math.Pow(beta1, step), bc2 = 1 - Math.Pow(beta2, step);
+        using var denom = vMax.Sqrt();
+        denom.AffineInPlace(1 / Math.Sqrt(bc2), Eps);
+        using var update = m / denom;
+        param.AddInPlace(update, -lr / bc1);
     }
 }
 
@@ -123,8 +160,9 @@ public sealed class AdamW : Adam
     /// <param name="beta2">Decay of the second-moment average.</param>
     /// <param name="eps">Added to the denominator for stability.</param>
     /// <param name="weightDecay">Decoupled weight decay.</param>
-    public AdamW(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 1e-2)
-        : base(parameters, lr, beta1, beta2, eps, weightDecay, decoupled: true) { }
+    /// <param name="amsgrad">Use the running maximum of the second moment in the denominator (AMSGrad).</param>
+    public AdamW(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 1e-2, bool amsgrad = false)
+        : base(parameters, lr, beta1, beta2, eps, weightDecay, decoupled: true, amsgrad) { }
 }
 
 /// <summary>
@@ -168,11 +206,23 @@ public sealed class RMSProp : Optimizer
     public bool Centered { get; }
 
     /// <inheritdoc />
+    protected override IReadOnlyCollection<string> StateNames(int index)
+    {
+        var names = new List<string> { "square_avg" };
+        if (Centered) names.Add("grad_avg");
+        if ((GroupOf(index).Momentum ?? Momentum) > 0) names.Add("momentum_buffer");
+        return names;
+    }
+
+    /// <inheritdoc />
     protected override void Update(int index, Tensor param, Tensor grad, long step)
     {
+        var group = GroupOf(index);
+        double momentum = group.Momentum ?? Momentum;
         var square = State(index, "square_avg", () => Tensor.ZerosLike(param));
         var gradAvg = Centered ? State(index, "grad_avg", () => Tensor.ZerosLike(param)) : null;
-        var buffer = Momentum > 0 ? State(index, "momentum_buffer", () => Tensor.ZerosLike(param)) : null;
-        Functional.RmsPropStep(param, grad, square, gradAvg, buffer, new Kernels.RmsPropParameters(LearningRate, Alpha, Eps, WeightDecay, Momentum, Centered));
+        var buffer = momentum > 0 ? State(index, "momentum_buffer", () => Tensor.ZerosLike(param)) : null;
+        Functional.RmsPropStep(param, grad, square, gradAvg, buffer,
+            new Kernels.RmsPropParameters(group.LearningRate, Alpha, Eps, group.WeightDecay ?? WeightDecay, momentum, Centered));
     }
 }

@@ -35,8 +35,14 @@ public sealed record TrainConfig
     /// <summary>Momentum for sgd and rmsprop (null: 0.9 for sgd, 0 for rmsprop).</summary>
     public double? Momentum { get; init; }
 
-    /// <summary>Learning-rate schedule over the epochs.</summary>
+    /// <summary>Learning-rate schedule over the epochs (after the warm-up).</summary>
     public ScheduleKind Schedule { get; init; } = ScheduleKind.Cosine;
+
+    /// <summary>
+    /// Epochs of linear warm-up from a third of the rate (<see cref="LinearLR"/>) before <see cref="Schedule"/> takes over
+    /// for the remaining epochs (<see cref="SequentialLR"/>); 0: none.
+    /// </summary>
+    public int Warmup { get; init; }
 
     /// <summary>Seed of the initial weights, shuffles and dropout masks.</summary>
     public long Seed { get; init; }
@@ -54,6 +60,8 @@ public sealed record TrainConfig
     public static double DefaultLearningRate(OptimizerKind optimizer) => optimizer switch
     {
         OptimizerKind.Sgd => 0.05,
+        OptimizerKind.Adagrad => 1e-2,
+        OptimizerKind.NAdam => 2e-3,
         _ => 1e-3,
     };
 
@@ -67,6 +75,8 @@ public sealed record TrainConfig
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"dropout must be in [0, 1); got {Dropout}.");
         if (!Enum.IsDefined(Optimizer)) throw new ArgumentException($"unknown optimizer {Optimizer}.");
         if (!Enum.IsDefined(Schedule)) throw new ArgumentException($"unknown schedule {Schedule}.");
+        if (Warmup < 0 || Warmup >= Epochs) throw new ArgumentException($"warm-up must be at least 0 and fewer than the {Epochs} epochs; got {Warmup}.");
+        if (Warmup > 0 && Schedule == ScheduleKind.OneCycle) throw new ArgumentException("the onecycle schedule warms up itself; drop the warm-up.");
         if (LearningRate is { } lr && !(lr > 0 && !double.IsInfinity(lr))) throw new ArgumentException($"learning rate must be positive; got {lr}.");
         if (WeightDecay is { } wd && !(wd >= 0 && !double.IsInfinity(wd))) throw new ArgumentException($"weight decay must be non-negative; got {wd}.");
         if (Momentum is { } m && !(m >= 0 && m < 1)) throw new ArgumentException($"momentum must be in [0, 1); got {m}.");
@@ -107,11 +117,79 @@ public static partial class ClassifierTraining
     public static string StatePath(string checkpoint) =>
         Path.Combine(Path.GetDirectoryName(Path.GetFullPath(checkpoint))!, Path.GetFileNameWithoutExtension(checkpoint) + ".state.safetensors");
 
-    /// <summary>Builds the model, optimizer and schedule <paramref name="config"/> describes.</summary>
-    public static (Mlp Model, Optimizer Optimizer, LRScheduler? Scheduler) Build(TrainConfig config, int features, int classes, Device device)
+    /// <summary>Builds the model <paramref name="config"/> describes, with freshly initialised weights.</summary>
+    public static Mlp BuildModel(TrainConfig config, int features, int classes, Device device)
     {
+        ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        var model = new Mlp([features, .. config.Hidden, classes], config.Activation, config.Dropout, config.Seed, device: device);
+        return new Mlp([features, .. config.Hidden, classes], config.Activation, config.Dropout, config.Seed, device: device);
+    }
+
+    /// <summary>
+    /// Loads a model saved by <see cref="SaveCheckpoint"/> (<c>gpunet train --out</c>) for inference: the architecture comes
+    /// from the file's metadata (<c>sizes</c> and the training <c>config</c>), the weights from its tensors (today's keys or
+    /// the older <c>layers.</c>-prefixed ones), and the model is returned in eval mode. A file without that metadata or
+    /// whose tensors do not fit is an <see cref="InvalidDataException"/> naming the file.
+    /// </summary>
+    public static Mlp LoadModel(string path, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var meta = Safetensors.ReadMetadata(path);
+        InvalidDataException Bad(string what) => new($"{path}: {what}.");
+        if (!meta.TryGetValue("sizes", out var sizesText))
+            throw Bad("has no 'sizes' metadata, so its architecture is unknown; it was not written by gpunet train --out");
+        var parts = sizesText.Split(',');
+        var sizes = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out sizes[i]) || sizes[i] <= 0)
+                throw Bad($"metadata 'sizes' is '{sizesText}'; expected positive layer widths like 784,512,10");
+        if (sizes.Length < 2) throw Bad($"metadata 'sizes' is '{sizesText}'; expected at least an input and an output width");
+        TrainConfig config;
+        try
+        {
+            config = meta.TryGetValue("config", out var json) ? JsonSerializer.Deserialize<TrainConfig>(json, s_json) ?? new TrainConfig() : new TrainConfig();
+        }
+        catch (JsonException e)
+        {
+            throw Bad($"metadata 'config' is not a training configuration ({e.Message})");
+        }
+        config = config with { Hidden = sizes[1..^1], Resume = false, Checkpoint = null };
+        Mlp model;
+        try
+        {
+            model = BuildModel(config, sizes[0], sizes[^1], device ?? Device.Default);
+        }
+        catch (ArgumentException e)
+        {
+            throw Bad($"metadata 'config' does not describe a model ({e.Message})");
+        }
+        try
+        {
+            model.Load(path);
+        }
+        catch (InvalidOperationException e)
+        {
+            model.Dispose();
+            throw new InvalidDataException(e.Message, e);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        model.Eval();
+        return model;
+    }
+
+    /// <summary>
+    /// Builds the model, optimizer and schedule <paramref name="config"/> describes. The schedule is stepped once per epoch,
+    /// except <see cref="OneCycleLR"/> (<see cref="ScheduleKind.OneCycle"/>), which PyTorch steps after every batch: it spans
+    /// <c>Epochs</c> × <paramref name="stepsPerEpoch"/> steps and <see cref="Run"/> steps it per batch.
+    /// </summary>
+    public static (Mlp Model, Optimizer Optimizer, LRScheduler? Scheduler) Build(TrainConfig config, int features, int classes, Device device, int stepsPerEpoch = 1)
+    {
+        if (stepsPerEpoch <= 0) throw new ArgumentOutOfRangeException(nameof(stepsPerEpoch), $"ClassifierTraining.Build: stepsPerEpoch must be positive; got {stepsPerEpoch}.");
+        var model = BuildModel(config, features, classes, device);
         double lr = config.LearningRate ?? TrainConfig.DefaultLearningRate(config.Optimizer);
         var ps = model.Parameters();
         Optimizer opt = config.Optimizer switch
@@ -119,14 +197,23 @@ public static partial class ClassifierTraining
             OptimizerKind.Sgd => new SGD(ps, lr, momentum: config.Momentum ?? 0.9, weightDecay: config.WeightDecay ?? 0),
             OptimizerKind.Adam => new Adam(ps, lr, weightDecay: config.WeightDecay ?? 0),
             OptimizerKind.AdamW => new AdamW(ps, lr, weightDecay: config.WeightDecay ?? 1e-2),
+            OptimizerKind.Adagrad => new Adagrad(ps, lr, weightDecay: config.WeightDecay ?? 0),
+            OptimizerKind.NAdam => new NAdam(ps, lr, weightDecay: config.WeightDecay ?? 0),
+            OptimizerKind.RAdam => new RAdam(ps, lr, weightDecay: config.WeightDecay ?? 0),
             _ => new RMSProp(ps, lr, momentum: config.Momentum ?? 0, weightDecay: config.WeightDecay ?? 0),
         };
+        int epochs = config.Epochs - config.Warmup;
         LRScheduler? sched = config.Schedule switch
         {
-            ScheduleKind.Cosine => new CosineAnnealingLR(opt, config.Epochs),
-            ScheduleKind.Step => new StepLR(opt, Math.Max(1, config.Epochs / 4), 0.5),
+            ScheduleKind.Cosine => new CosineAnnealingLR(opt, epochs),
+            ScheduleKind.Step => new StepLR(opt, Math.Max(1, epochs / 4), 0.5),
+            ScheduleKind.Exponential => new ExponentialLR(opt, Math.Pow(0.01, 1.0 / epochs)),
+            ScheduleKind.MultiStep => new MultiStepLR(opt, [Math.Max(1, epochs / 2), Math.Max(1, epochs * 3 / 4)]),
+            ScheduleKind.OneCycle => new OneCycleLR(opt, lr, checked(epochs * stepsPerEpoch), cycleMomentum: opt is not Adagrad),
             _ => null,
         };
+        if (config.Warmup > 0)
+            sched = new SequentialLR(opt, [new LinearLR(opt, totalIters: config.Warmup), sched ?? new LambdaLR(opt, _ => 1)], [config.Warmup]);
         return (model, opt, sched);
     }
 
@@ -147,7 +234,14 @@ public static partial class ClassifierTraining
         device ??= data.Train.Device;
         if (data.Train.Device != device || data.Test.Device != device)
             throw new ArgumentException($"ClassifierTraining: the data lives on {data.Train.Device} but training was asked to run on {device}; load the data onto {device}.");
-        var (model, opt, sched) = Build(config, data.Features, data.Classes, device);
+        var loader = new DataLoader(data.Train, config.BatchSize, shuffle: true, seed: Seeds.Derive(config.Seed, 77))
+        {
+            Sampler = parallel is null ? null : new DistributedSampler(parallel.Rank, parallel.Size),
+        };
+        // Every replica of a data-parallel group walks the same global batches, so the count is the same everywhere.
+        int steps = Math.Max(1, loader.BatchCount);
+        var (model, opt, sched) = Build(config, data.Features, data.Classes, device, steps);
+        bool perBatch = sched is OneCycleLR;
         try
         {
             var history = new List<EpochResult>();
@@ -158,16 +252,15 @@ public static partial class ClassifierTraining
                 start = LoadCheckpoint(config.Checkpoint!, model, opt, history);
                 // A crash between the two renames leaves the model file an epoch behind the state file: bring it up to date.
                 if (ModelFileEpoch(config.Checkpoint!) != start) model.Save(config.Checkpoint!, ModelMetadata(config, model, start));
-                if (sched is not null) sched.LastEpoch = start;
                 if (start >= config.Epochs)
                     throw new ArgumentException($"the checkpoint {config.Checkpoint} has already done {start} epochs; ask for more than {start} with --epochs.");
             }
-            if (parallel is not null && sched is not null) sched.LastEpoch = start;
-            var loader = new DataLoader(data.Train, config.BatchSize, shuffle: true, seed: Seeds.Derive(config.Seed, 77))
+            if (sched is not null) sched.LastEpoch = perBatch ? start * steps : start;
+            var trainer = new Trainer(model, new CrossEntropyLoss(), opt, perBatch ? null : sched)
             {
-                Sampler = parallel is null ? null : new DistributedSampler(parallel.Rank, parallel.Size),
+                DataParallel = parallel,
+                BatchScheduler = perBatch ? sched : null,
             };
-            var trainer = new Trainer(model, new CrossEntropyLoss(), opt, sched) { DataParallel = parallel };
             double before = history.Count > 0 ? history[^1].ElapsedSeconds : 0;
             trainer.Fit(loader, data.Test, config.Epochs, start, onBatch, r =>
             {

@@ -49,6 +49,9 @@ public sealed class Trainer
     /// <summary>The learning-rate schedule stepped after each epoch, if any.</summary>
     public LRScheduler? Scheduler { get; }
 
+    /// <summary>A learning-rate schedule stepped after every optimizer step (as PyTorch steps <see cref="OneCycleLR"/>), if any.</summary>
+    public LRScheduler? BatchScheduler { get; init; }
+
     /// <summary>Clip the gradient norm to this value before each step (null: no clipping).</summary>
     public double? MaxGradNorm { get; init; }
 
@@ -89,6 +92,7 @@ public sealed class Trainer
             DataParallel?.SynchronizeGradients(Optimizer.Parameters, (double)n / loader.GlobalBatchLength(batch));
             if (MaxGradNorm is { } max) GradClip.ClipGradNorm(Optimizer.Parameters, max);
             Optimizer.Step();
+            BatchScheduler?.Step();
             if (loss is not null) totals.Add(loss, logits!, y, n);
             samples += n;
             batch++;

@@ -67,8 +67,9 @@ public sealed partial class CliErrorTests
         var train = Gpunet.Run("train", "--help");
         Assert.Equal(0, train.ExitCode);
         Assert.Contains("<relu|sigmoid|tanh|identity>", train.Stdout);
-        Assert.Contains("<sgd|adam|adamw|rmsprop>", train.Stdout);
-        Assert.Contains("<none|cosine|step>", train.Stdout);
+        Assert.Contains("<sgd|adam|adamw|rmsprop|adagrad|nadam|radam>", train.Stdout);
+        Assert.Contains("<none|cosine|step|exponential|multistep|onecycle>", train.Stdout);
+        Assert.Contains("--warmup", train.Stdout);
         Assert.Contains("--verbose", train.Stdout);
         var demo = Gpunet.Run("demo", "--help");
         Assert.Contains("mp-neuron|perceptron|xor|universal-approximation|gradient-descent|losses|backprop|gradcheck", demo.Stdout);

@@ -60,12 +60,12 @@ public class ModuleTests
     {
         using var mlp = new Mlp([4, 8, 6, 3], Kernels.Activation.Tanh, dropout: 0.1, seed: 1, device: Cpu);
         var names = mlp.NamedParameters().Select(p => p.Name).ToArray();
-        Assert.Equal(["layers.0.weight", "layers.0.bias", "layers.3.weight", "layers.3.bias", "layers.6.weight", "layers.6.bias"], names);
+        Assert.Equal(["0.weight", "0.bias", "3.weight", "3.bias", "6.weight", "6.bias"], names);
         Assert.Equal(4 * 8 + 8 + 8 * 6 + 6 + 6 * 3 + 3, mlp.NumParameters());
         Assert.IsType<Tanh>(mlp.Layers[1]);
         Assert.IsType<Dropout>(mlp.Layers[2]);
         var modules = mlp.NamedModules().Select(m => m.Name).ToArray();
-        Assert.Equal(["", "layers", "layers.0", "layers.1", "layers.2", "layers.3", "layers.4", "layers.5", "layers.6"], modules);
+        Assert.Equal(["", "0", "1", "2", "3", "4", "5", "6"], modules);
         Assert.Contains("Linear(in=4, out=8, bias=True)", mlp.ToString());
     }
 
@@ -184,18 +184,18 @@ public class ModuleTests
         foreach (var (pa, pb) in a.Parameters().Zip(b.Parameters())) Assert.Equal(pa.ToArray(), pb.ToArray());
 
         var partial = a.StateDict();
-        partial.Remove("layers.2.bias");
-        partial["layers.9.weight"] = a.StateDict()["layers.0.weight"];
+        partial.Remove("2.bias");
+        partial["9.weight"] = a.StateDict()["0.weight"];
         var e = Assert.Throws<InvalidOperationException>(() => b.LoadStateDict(partial));
-        Assert.Contains("missing keys: 'layers.2.bias'", e.Message);
-        Assert.Contains("unexpected keys: 'layers.9.weight'", e.Message);
+        Assert.Contains("missing keys: '2.bias'", e.Message);
+        Assert.Contains("unexpected keys: '9.weight'", e.Message);
         var r = b.LoadStateDict(partial, strict: false);
-        Assert.Equal(["layers.2.bias"], r.MissingKeys);
-        Assert.Equal(["layers.9.weight"], r.UnexpectedKeys);
+        Assert.Equal(["2.bias"], r.MissingKeys);
+        Assert.Equal(["9.weight"], r.UnexpectedKeys);
 
         using var wide = new Mlp([3, 6, 2], seed: 1, device: Cpu);
         var e2 = Assert.Throws<InvalidOperationException>(() => b.LoadStateDict(wide.StateDict()));
-        Assert.Contains("'layers.0.weight': checkpoint [6,3], model [5,3]", e2.Message);
+        Assert.Contains("'0.weight': checkpoint [6,3], model [5,3]", e2.Message);
     }
 
     [Fact]
