@@ -138,6 +138,23 @@ public interface IBackend : IDisposable
         ComposedOps.SoftmaxCrossEntropy(this, logits, labels, losses, gradient);
 
     /// <summary>
+    /// Normalization statistics and output over the last axis of x = [rows, n] (LayerNorm's rows; BatchNorm's
+    /// columns arrive as a transposed view): mean[r], rstd[r] = 1/√(var[r] + epsilon) with the biased
+    /// variance, accumulated in double, and y[r, j] = (x[r, j] − mean[r])·rstd[r]. mean and rstd are [rows];
+    /// y has x's shape and dtype; n ≥ 1.
+    /// </summary>
+    void Normalize(StridedView x, StridedView y, StridedView mean, StridedView rstd, double epsilon) =>
+        ComposedOps.Normalize(this, x, y, mean, rstd, epsilon);
+
+    /// <summary>
+    /// The backward of <see cref="Normalize"/> with respect to x, given grad = ∂L/∂y and the normalized
+    /// values y it produced: dx[r] = rstd[r]·(grad[r] − mean(grad[r]) − y[r]·mean(grad[r] ⊙ y[r])), the row
+    /// means over the last axis accumulated in double. grad, normalized and dx are [rows, n], rstd is [rows].
+    /// </summary>
+    void NormalizeBackward(StridedView grad, StridedView normalized, StridedView rstd, StridedView dx) =>
+        ComposedOps.NormalizeBackward(this, grad, normalized, rstd, dx);
+
+    /// <summary>
     /// One Adam (or AdamW) update in place, exactly PyTorch's formulas: g' = g + wd·p (Adam) or
     /// p ← p·(1 − lr·wd) (AdamW); m ← β₁m + (1−β₁)g'; v ← β₂v + (1−β₂)g'²;
     /// p ← p − lr · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε). All four views have one shape and dtype.
