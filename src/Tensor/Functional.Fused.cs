@@ -7,7 +7,7 @@ namespace GpuNet;
 /// backend launch forward and one graph node, with a VJP that does in a few launches what the
 /// composed ops would do in many. Results equal the composed ops' up to rounding.
 /// </summary>
-public static class Functional
+public static partial class Functional
 {
     /// <summary>
     /// y = activation(x·Wᵀ + b) for x = [..., in], W = [out, in], b = [out] (PyTorch's <c>F.linear</c> followed
