@@ -149,10 +149,31 @@ internal static class ComposedOps
             new StridedView(db.Buffer, [1, features], [0, db.Strides[0]], db.Offset));
     }
 
-    /// <summary>Default body of <see cref="IBackend.SoftmaxCrossEntropy"/>: log-softmax into a temporary, gather at the labels, negate; exp and a scatter of −1 for the gradient.</summary>
-    public static void SoftmaxCrossEntropy(IBackend backend, StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)
+    /// <summary>
+    /// Default body of <see cref="IBackend.SoftmaxCrossEntropy"/>: log-softmax into a temporary, gather at the labels, negate; exp and a
+    /// scatter of −1 for the gradient. With <paramref name="ignoreIndex"/>, ignored labels are replaced by 0 first and their rows
+    /// multiplied by 0 afterwards.
+    /// </summary>
+    public static void SoftmaxCrossEntropy(IBackend backend, StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int? ignoreIndex = null)
     {
         int rows = logits.Shape[0], classes = logits.Shape[1];
+        if (ignoreIndex is { } ignore && rows > 0)
+        {
+            // keep = (label ≠ ignore) as 1/0; the labels used are label·keep, in range for the ignored rows too.
+            using var keepBuffer = backend.Allocate(DType.Int32, 2L * rows + 1);
+            var keep = StridedView.Contiguous(keepBuffer, [rows]);
+            var safe = new StridedView(keepBuffer, [rows], [1], rows);
+            backend.Fill(new StridedView(keepBuffer, [1], [1], 2L * rows), ignore);
+            backend.Binary(BinaryOp.Ne, labels, new StridedView(keepBuffer, [rows], [0], 2L * rows), keep);
+            backend.Binary(BinaryOp.Mul, labels, keep, safe);
+            SoftmaxCrossEntropy(backend, logits, safe, losses, gradient);
+            using var scaleBuffer = backend.Allocate(logits.DType, rows);
+            var scale = StridedView.Contiguous(scaleBuffer, [rows]);
+            backend.Copy(keep, scale);
+            backend.Binary(BinaryOp.Mul, losses, scale, losses);
+            if (gradient is { } gk) backend.Binary(BinaryOp.Mul, gk, new StridedView(scaleBuffer, [rows, classes], [1, 0], 0), gk);
+            return;
+        }
         using var logp = backend.Allocate(logits.DType, (long)rows * classes);
         var logp3 = StridedView.Contiguous(logp, [rows, classes, 1]);
         backend.Softmax(new StridedView(logits.Buffer, [rows, classes, 1], [logits.Strides[0], logits.Strides[1], 0], logits.Offset), logp3, log: true);

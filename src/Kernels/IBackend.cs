@@ -132,10 +132,11 @@ public interface IBackend : IDisposable
     /// Softmax cross-entropy per row, from logits [rows, classes] and Int32 labels [rows] (in range):
     /// losses[r] = log Σⱼ exp(logits[r, j]) − logits[r, labels[r]], and, when <paramref name="gradient"/>
     /// is given, gradient[r] = softmax(logits[r]) − onehot(labels[r]) (∂loss[r]/∂logits[r], unscaled),
-    /// with subnormal probabilities stored as zero (see <see cref="ComposedOps.FlushSubnormals"/>).
+    /// with subnormal probabilities stored as zero (see <see cref="ComposedOps.FlushSubnormals"/>). A row whose
+    /// label equals <paramref name="ignoreIndex"/> (when given) is ignored: its loss and gradient row are 0.
     /// </summary>
-    void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient) =>
-        ComposedOps.SoftmaxCrossEntropy(this, logits, labels, losses, gradient);
+    void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int? ignoreIndex = null) =>
+        ComposedOps.SoftmaxCrossEntropy(this, logits, labels, losses, gradient, ignoreIndex);
 
     /// <summary>
     /// Normalization statistics and output over the last axis of x = [rows, n] (LayerNorm's rows; BatchNorm's

@@ -149,8 +149,9 @@ public static partial class Functional
     /// [N] tensor, computed in one pass that also produces softmax − onehot for the backward (so the
     /// backward is one multiply). Reduce it with <see cref="Tensor.Mean()"/> or <see cref="Tensor.Sum()"/>.
     /// Under <c>createGraph</c> the backward is rebuilt from differentiable ops, so double backward works.
+    /// A row whose label is <paramref name="ignoreIndex"/> (when given) has loss 0 and no gradient, in the same pass.
     /// </summary>
-    public static Tensor CrossEntropy(Tensor logits, Tensor labels)
+    public static Tensor CrossEntropy(Tensor logits, Tensor labels, int? ignoreIndex = null)
     {
         const string op = "CrossEntropy";
         ArgumentNullException.ThrowIfNull(logits);
@@ -169,7 +170,7 @@ public static partial class Functional
         bool record = Tensor.WillRecord(logits);
         Tensor? gradient = record ? Tensor.Empty(logits.Shape, logits.DType, logits.Device, op).DetachFromScope() : null;
         if (rows > 0)
-            logits.Backend.SoftmaxCrossEntropy(logits.AsView(), labels.AsView(), losses.AsView(), gradient?.AsView());
+            logits.Backend.SoftmaxCrossEntropy(logits.AsView(), labels.AsView(), losses.AsView(), gradient?.AsView(), ignoreIndex);
         if (!record) return losses;
 
         var savedLogits = logits.Saved();
@@ -180,9 +181,20 @@ public static partial class Functional
             if (!Tape.GradMode.IsEnabled) return [gradient! * column];
             // createGraph: softmax − onehot from recorded ops, so the gradient can be differentiated again.
             using var p = savedLogits.Softmax(1);
-            using var onehot = Tensor.OneHot(savedLabels, classes, p.DType);
-            using var diff = p - onehot;
-            return [diff * column];
+            if (ignoreIndex is not { } ignore)
+            {
+                using var onehot = Tensor.OneHot(savedLabels, classes, p.DType);
+                using var diff = p - onehot;
+                return [diff * column];
+            }
+            using var keepInt = savedLabels.Ne(ignore);
+            using var safe = savedLabels * keepInt;
+            using var keep = keepInt.To(p.DType);
+            using var keepColumn = keep.Unsqueeze(1);
+            using var safeOnehot = Tensor.OneHot(safe, classes, p.DType);
+            using var safeDiff = p - safeOnehot;
+            using var masked = safeDiff * keepColumn;
+            return [masked * column];
         }, gradient!, savedLogits, savedLabels);
     }
 

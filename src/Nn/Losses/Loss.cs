@@ -157,10 +157,24 @@ public sealed class CrossEntropyLoss : Loss
         ArgumentNullException.ThrowIfNull(target);
         if (target.DType.IsFloating()) return ForwardProbabilities(input, target);
         int classes = CheckClassification("CrossEntropyLoss", input, target);
+        if (LabelSmoothing == 0 && Weight is null)
+        {
+            // One fused pass forward and backward for −log p_y, ignored rows 0 in the same pass; the mean divides by the rows kept.
+            var ce = Functional.CrossEntropy(input, target, IgnoreIndex);
+            if (Reduction != Reduction.Mean) return Reduce(ce);
+            using (ce)
+            {
+                using var keep = target.Ne(IgnoreIndex);
+                using var count = keep.Sum();
+                using var denominator = count.To(input.DType);
+                using var sum = ce.Sum();
+                return sum / denominator;
+            }
+        }
         using var t = ClassTargets.Resolve("CrossEntropyLoss", input, target, Weight, IgnoreIndex);
         if (LabelSmoothing == 0)
         {
-            // One fused pass forward and backward for −log p_y; weights and the ignore mask scale it per sample.
+            // The fused pass for −log p_y, scaled per sample by the class weight (0 for ignored rows).
             using var ce = Functional.CrossEntropy(input, t.Labels);
             return ReduceWeighted(ce * t.SampleWeight, t.SampleWeight);
         }

@@ -180,7 +180,7 @@ public abstract class Module : IDisposable
     public long NumParameters() => Parameters().Sum(p => p.NumElements);
 
     /// <summary>
-    /// Name → tensor for every parameter, then every buffer, in registration order (PyTorch's <c>state_dict</c>).
+    /// Name → tensor for every parameter and buffer, module by module in registration order, as PyTorch's <c>state_dict</c>.
     /// The tensors are the parameters and buffers themselves, not copies: read or save them, do not dispose them.
     /// </summary>
     public Dictionary<string, Tensor> StateDict()
@@ -190,9 +190,19 @@ public abstract class Module : IDisposable
         return dict;
     }
 
-    /// <summary>Parameters (each once) then buffers, with their dotted names: what state dicts hold.</summary>
-    private List<(string Name, Tensor Tensor)> NamedState() =>
-        [.. NamedParameters().Select(p => (p.Name, p.Parameter.Data)), .. NamedBuffers()];
+    /// <summary>What state dicts hold, in PyTorch's order: module by module (pre-order), its parameters (each once) then its buffers.</summary>
+    private List<(string Name, Tensor Tensor)> NamedState()
+    {
+        var seen = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
+        var state = new List<(string Name, Tensor Tensor)>();
+        foreach (var (path, module) in NamedModules())
+        {
+            foreach (var (name, p) in module._parameters)
+                if (seen.Add(p)) state.Add((Join(path, name), p.Data));
+            foreach (var (name, b) in module._buffers) state.Add((Join(path, name), b));
+        }
+        return state;
+    }
 
     /// <summary>
     /// Copies the tensors of <paramref name="stateDict"/> into the parameters and buffers of the same names (converting dtype and device).
