@@ -50,7 +50,7 @@ internal sealed partial class IlgpuBackend
 internal sealed partial class IlgpuBackend
 {
     /// <inheritdoc />
-    public void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)
+    public void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int? ignoreIndex = null)
     {
         const string name = "SoftmaxCrossEntropy";
         Check(name, logits, null, "logits");
@@ -71,13 +71,14 @@ internal sealed partial class IlgpuBackend
         if (rows == 0) return;
         if (classes == 0) throw new ArgumentException($"{name}: logits {Shape(logits)} have no classes.");
         CheckLaunchSize(name, rows);
-        if (logits.DType == DType.Float32) RunXent<float>(logits, labels, losses, gradient, rows, classes);
-        else RunXent<double>(logits, labels, losses, gradient, rows, classes);
+        if (logits.DType == DType.Float32) RunXent<float>(logits, labels, losses, gradient, rows, classes, ignoreIndex);
+        else RunXent<double>(logits, labels, losses, gradient, rows, classes, ignoreIndex);
     }
 
-    private void RunXent<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int rows, int classes) where T : unmanaged
+    private void RunXent<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int rows, int classes, int? ignoreIndex) where T : unmanaged
     {
         var r = new Rows { Outer = rows, N = classes, Inner = 1, M = 1 };
+        int useIgnore = ignoreIndex is null ? 0 : 1, ignore = ignoreIndex ?? 0;
         var ax = new Axis3 { Offset = logits.Offset, SO = logits.Strides[0], SN = logits.Strides[1] };
         var al = new Axis3 { Offset = labels.Offset, SO = labels.Strides[0] };
         var aloss = new Axis3 { Offset = losses.Offset, SO = losses.Strides[0] };
@@ -87,13 +88,13 @@ internal sealed partial class IlgpuBackend
         int writeGrad = gradient is null ? 0 : 1;
         if (UseRowGroups(classes, 1, 0, rows))
         {
-            Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<int>, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, Axis3, Axis3, int>>(
+            Kernel<Action<AcceleratorStream, KernelConfig, ArrayView<T>, ArrayView<int>, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, Axis3, Axis3, int, int, int>>(
                 "SoftmaxCrossEntropy", KernelDefinitions.SoftmaxXentRows, typeof(T), typeof(ExpLog))
-                (_stream, new KernelConfig(rows, _rowGroup), View<T>(logits), View<int>(labels), View<T>(losses), gradView, r, ax, al, aloss, ag, writeGrad);
+                (_stream, new KernelConfig(rows, _rowGroup), View<T>(logits), View<int>(labels), View<T>(losses), gradView, r, ax, al, aloss, ag, writeGrad, useIgnore, ignore);
             return;
         }
-        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, Axis3, Axis3, int>>(
+        Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<int>, ArrayView<T>, ArrayView<T>, Rows, Axis3, Axis3, Axis3, Axis3, int, int, int>>(
             "SoftmaxCrossEntropy", KernelDefinitions.SoftmaxXent, typeof(T), typeof(ExpLog))
-            (_stream, rows, View<T>(logits), View<int>(labels), View<T>(losses), gradView, r, ax, al, aloss, ag, writeGrad);
+            (_stream, rows, View<T>(logits), View<int>(labels), View<T>(losses), gradView, r, ax, al, aloss, ag, writeGrad, useIgnore, ignore);
     }
 }

@@ -322,10 +322,18 @@ internal static partial class IlgpuKernels
 
     /// <summary>Softmax cross-entropy (and optionally its gradient), one thread per row: the short-row path.</summary>
     [Kernel]
-    public static void SoftmaxXent<T, TM>(Index1D t, ArrayView<T> x, ArrayView<int> labels, ArrayView<T> loss, ArrayView<T> grad, Rows r, Axis3 ax, Axis3 al, Axis3 aloss, Axis3 ag, int writeGrad)
+    public static void SoftmaxXent<T, TM>(Index1D t, ArrayView<T> x, ArrayView<int> labels, ArrayView<T> loss, ArrayView<T> grad, Rows r, Axis3 ax, Axis3 al, Axis3 aloss, Axis3 ag, int writeGrad, int useIgnore, int ignoreIndex)
         where T : unmanaged, INumber<T> where TM : struct, IExpLog<T>
     {
         int o = t;
+        if (useIgnore != 0 && labels[al.At(o, 0, 0)] == ignoreIndex)
+        {
+            // An ignored row: loss 0 and a zero gradient row.
+            loss[aloss.At(o, 0, 0)] = T.Zero;
+            if (writeGrad != 0)
+                for (int j = 0; j < r.N; j++) grad[ag.At(o, j, 0)] = T.Zero;
+            return;
+        }
         T m = x[ax.At(o, 0, 0)];
         for (int j = 1; j < r.N; j++) m = default(MaxRed<T>).Combine(m, x[ax.At(o, j, 0)]);
         T s = T.Zero;
@@ -345,15 +353,23 @@ internal static partial class IlgpuKernels
 
     /// <summary>Softmax cross-entropy (and optionally its gradient), one group per row: the long-row path.</summary>
     [Kernel(Grouped = true)]
-    public static void SoftmaxXentRows<T, TM>(ArrayView<T> x, ArrayView<int> labels, ArrayView<T> loss, ArrayView<T> grad, Rows r, Axis3 ax, Axis3 al, Axis3 aloss, Axis3 ag, int writeGrad)
+    public static void SoftmaxXentRows<T, TM>(ArrayView<T> x, ArrayView<int> labels, ArrayView<T> loss, ArrayView<T> grad, Rows r, Axis3 ax, Axis3 al, Axis3 aloss, Axis3 ag, int writeGrad, int useIgnore, int ignoreIndex)
         where T : unmanaged, INumber<T> where TM : struct, IExpLog<T>
     {
         var sh = SharedMemory.Allocate<T>(RowGroupMax);
         int tid = Group.IdxX, gs = Group.DimX;
         int o = Grid.IdxX;
+        // The whole group reduces every row (its barriers need every thread), ignored or not.
         var (m, s) = RowMaxAndSum<T, TM>(x, sh, r, ax, o, 0, tid, gs);
         T ls = default(TM).Log(s);
         int label = labels[al.At(o, 0, 0)];
+        if (useIgnore != 0 && label == ignoreIndex)
+        {
+            if (tid == 0) loss[aloss.At(o, 0, 0)] = T.Zero;
+            if (writeGrad != 0)
+                for (int j = tid; j < r.N; j += gs) grad[ag.At(o, j, 0)] = T.Zero;
+            return;
+        }
         if (tid == 0)
         {
             T xl = label >= 0 && label < r.N ? x[ax.At(o, label, 0)] : T.Zero / T.Zero;

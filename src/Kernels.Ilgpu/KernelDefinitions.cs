@@ -39,6 +39,8 @@ internal static class KernelDefinitions
     public static readonly MethodInfo SgdMomentumStep = Open(IlgpuKernels.SgdMomentumStep<float, FloatMath>);
     public static readonly MethodInfo RmsPropStep = Open(IlgpuKernels.RmsPropStep<float, FloatMath>);
     public static readonly MethodInfo ActivationGrad = Open(IlgpuKernels.ActivationGrad<float, FloatMath>);
+    public static readonly MethodInfo NormalizeRows = Open(IlgpuKernels.NormalizeRows<float, NormMath>);
+    public static readonly MethodInfo NormalizeBackwardRows = Open(IlgpuKernels.NormalizeBackwardRows<float, NormMath>);
 
     private static MethodInfo Open(Delegate kernel) => kernel.Method.IsGenericMethod ? kernel.Method.GetGenericMethodDefinition() : kernel.Method;
 }

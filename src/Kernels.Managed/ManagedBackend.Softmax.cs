@@ -104,7 +104,7 @@ internal sealed unsafe partial class ManagedBackend
     /// One pass per row: the maximum, then the exponentials written straight into the gradient row
     /// (or a stack chunk when no gradient is wanted), their sum, the loss and the scaling.
     /// </remarks>
-    public void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)
+    public void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int? ignoreIndex = null)
     {
         const string op = "SoftmaxCrossEntropy";
         CheckView(logits, op);
@@ -126,24 +126,24 @@ internal sealed unsafe partial class ManagedBackend
         if (classes == 0) throw new ArgumentException($"{op}: logits {logits} have no classes.");
         switch (logits.DType)
         {
-            case DType.Float32: RunCrossEntropy<float>(logits, labels, losses, gradient); break;
-            case DType.Float64: RunCrossEntropy<double>(logits, labels, losses, gradient); break;
+            case DType.Float32: RunCrossEntropy<float>(logits, labels, losses, gradient, ignoreIndex); break;
+            case DType.Float64: RunCrossEntropy<double>(logits, labels, losses, gradient, ignoreIndex); break;
             default: throw IntNotSupported(op);
         }
     }
 
-    private static void RunCrossEntropy<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void RunCrossEntropy<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int? ignoreIndex) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = logits.Shape[0];
         if (logits.Count < StridedLoop.ParallelThreshold || WorkerPool.Threads == 1)
         {
-            CrossEntropyRows<T>(logits, labels, losses, gradient, 0, rows);
+            CrossEntropyRows<T>(logits, labels, losses, gradient, ignoreIndex, 0, rows);
             return;
         }
-        WorkerPool.ForRanges(rows, WorkerPool.Threads * 4, (r0, r1) => CrossEntropyRows<T>(logits, labels, losses, gradient, r0, r1));
+        WorkerPool.ForRanges(rows, WorkerPool.Threads * 4, (r0, r1) => CrossEntropyRows<T>(logits, labels, losses, gradient, ignoreIndex, r0, r1));
     }
 
-    private static void CrossEntropyRows<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int r0, int r1) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void CrossEntropyRows<T>(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int? ignoreIndex, int r0, int r1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int classes = logits.Shape[1];
         T* px = Ptr<T>(logits), pl = Ptr<T>(losses);
@@ -157,6 +157,13 @@ internal sealed unsafe partial class ManagedBackend
         for (int r = r0; r < r1; r++)
         {
             int label = pi[r * is0];
+            if (label == ignoreIndex)
+            {
+                pl[r * ls] = T.Zero;
+                if (pg != null)
+                    for (int j = 0; j < classes; j++) pg[r * gs0 + j * gs1] = T.Zero;
+                continue;
+            }
             if ((uint)label >= (uint)classes)
                 throw new ArgumentOutOfRangeException(nameof(labels), $"SoftmaxCrossEntropy: label {label} of row {r} is out of range for {classes} classes.");
             T* xr = px + r * xs0;

@@ -149,10 +149,31 @@ internal static class ComposedOps
             new StridedView(db.Buffer, [1, features], [0, db.Strides[0]], db.Offset));
     }
 
-    /// <summary>Default body of <see cref="IBackend.SoftmaxCrossEntropy"/>: log-softmax into a temporary, gather at the labels, negate; exp and a scatter of −1 for the gradient.</summary>
-    public static void SoftmaxCrossEntropy(IBackend backend, StridedView logits, StridedView labels, StridedView losses, StridedView? gradient)
+    /// <summary>
+    /// Default body of <see cref="IBackend.SoftmaxCrossEntropy"/>: log-softmax into a temporary, gather at the labels, negate; exp and a
+    /// scatter of −1 for the gradient. With <paramref name="ignoreIndex"/>, ignored labels are replaced by 0 first and their rows
+    /// multiplied by 0 afterwards.
+    /// </summary>
+    public static void SoftmaxCrossEntropy(IBackend backend, StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int? ignoreIndex = null)
     {
         int rows = logits.Shape[0], classes = logits.Shape[1];
+        if (ignoreIndex is { } ignore && rows > 0)
+        {
+            // keep = (label ≠ ignore) as 1/0; the labels used are label·keep, in range for the ignored rows too.
+            using var keepBuffer = backend.Allocate(DType.Int32, 2L * rows + 1);
+            var keep = StridedView.Contiguous(keepBuffer, [rows]);
+            var safe = new StridedView(keepBuffer, [rows], [1], rows);
+            backend.Fill(new StridedView(keepBuffer, [1], [1], 2L * rows), ignore);
+            backend.Binary(BinaryOp.Ne, labels, new StridedView(keepBuffer, [rows], [0], 2L * rows), keep);
+            backend.Binary(BinaryOp.Mul, labels, keep, safe);
+            SoftmaxCrossEntropy(backend, logits, safe, losses, gradient);
+            using var scaleBuffer = backend.Allocate(logits.DType, rows);
+            var scale = StridedView.Contiguous(scaleBuffer, [rows]);
+            backend.Copy(keep, scale);
+            backend.Binary(BinaryOp.Mul, losses, scale, losses);
+            if (gradient is { } gk) backend.Binary(BinaryOp.Mul, gk, new StridedView(scaleBuffer, [rows, classes], [1, 0], 0), gk);
+            return;
+        }
         using var logp = backend.Allocate(logits.DType, (long)rows * classes);
         var logp3 = StridedView.Contiguous(logp, [rows, classes, 1]);
         backend.Softmax(new StridedView(logits.Buffer, [rows, classes, 1], [logits.Strides[0], logits.Strides[1], 0], logits.Offset), logp3, log: true);
@@ -169,6 +190,57 @@ internal static class ComposedOps
         backend.Fill(StridedView.Contiguous(minusOne, [1]), -1);
         backend.ScatterAdd(m1, index3, g3);
     }
+
+    /// <summary>
+    /// Default body of <see cref="IBackend.Normalize"/>: the row mean by a sum reduction, the centred values
+    /// into y, the biased variance from their squares, rstd by square root and reciprocal, then y scaled in
+    /// place (accumulating in the dtype, as the reductions do).
+    /// </summary>
+    public static void Normalize(IBackend backend, StridedView x, StridedView y, StridedView mean, StridedView rstd, double epsilon)
+    {
+        int rows = x.Shape[0], n = x.Shape[1];
+        var mean2 = Column(mean, rows);
+        var rstd2 = Column(rstd, rows);
+        backend.Reduce(ReduceOp.Sum, new StridedView(x.Buffer, [rows, n, 1], [x.Strides[0], x.Strides[1], 0], x.Offset), mean2);
+        backend.Unary(UnaryOp.Affine, mean2, mean2, 1.0 / n, 0);
+        backend.Binary(BinaryOp.Sub, x, Broadcast(mean, rows, n), y);
+        using var squareBuffer = backend.Allocate(x.DType, (long)rows * n);
+        var square = StridedView.Contiguous(squareBuffer, [rows, n]);
+        backend.Binary(BinaryOp.Mul, y, y, square);
+        backend.Reduce(ReduceOp.Sum, StridedView.Contiguous(squareBuffer, [rows, n, 1]), rstd2);
+        backend.Unary(UnaryOp.Affine, rstd2, rstd2, 1.0 / n, epsilon);
+        backend.Unary(UnaryOp.Sqrt, rstd2, rstd2);
+        backend.Unary(UnaryOp.Reciprocal, rstd2, rstd2);
+        backend.Binary(BinaryOp.Mul, y, Broadcast(rstd, rows, n), y);
+    }
+
+    /// <summary>
+    /// Default body of <see cref="IBackend.NormalizeBackward"/>: the two row means by sum reductions, then
+    /// dx = (grad − mean(grad) − y·mean(grad ⊙ y))·rstd in four elementwise launches.
+    /// </summary>
+    public static void NormalizeBackward(IBackend backend, StridedView grad, StridedView normalized, StridedView rstd, StridedView dx)
+    {
+        int rows = grad.Shape[0], n = grad.Shape[1];
+        using var meansBuffer = backend.Allocate(grad.DType, 2L * rows);
+        var meanGrad = StridedView.Contiguous(meansBuffer, [rows]);
+        var meanGradY = new StridedView(meansBuffer, [rows], [1], rows);
+        backend.Reduce(ReduceOp.Sum, new StridedView(grad.Buffer, [rows, n, 1], [grad.Strides[0], grad.Strides[1], 0], grad.Offset), Column(meanGrad, rows));
+        using var productBuffer = backend.Allocate(grad.DType, (long)rows * n);
+        var product = StridedView.Contiguous(productBuffer, [rows, n]);
+        backend.Binary(BinaryOp.Mul, grad, normalized, product);
+        backend.Reduce(ReduceOp.Sum, StridedView.Contiguous(productBuffer, [rows, n, 1]), Column(meanGradY, rows));
+        backend.Unary(UnaryOp.Affine, StridedView.Contiguous(meansBuffer, [2 * rows]), StridedView.Contiguous(meansBuffer, [2 * rows]), 1.0 / n, 0);
+        backend.Binary(BinaryOp.Mul, normalized, Broadcast(meanGradY, rows, n), product);
+        backend.Binary(BinaryOp.Sub, grad, product, product);
+        backend.Binary(BinaryOp.Sub, product, Broadcast(meanGrad, rows, n), product);
+        backend.Binary(BinaryOp.Mul, product, Broadcast(rstd, rows, n), dx);
+    }
+
+    /// <summary>A [rows] view as the [rows, 1] output of a reduction over the middle axis of [rows, n, 1].</summary>
+    private static StridedView Column(StridedView v, int rows) => new(v.Buffer, [rows, 1], [v.Strides[0], 0], v.Offset);
+
+    /// <summary>A [rows] view broadcast along a new last axis of extent n.</summary>
+    private static StridedView Broadcast(StridedView v, int rows, int n) => new(v.Buffer, [rows, n], [v.Strides[0], 0], v.Offset);
 
     /// <summary>Default body of <see cref="IBackend.AdamStep"/>: the update in thirteen elementwise launches through one or two temporaries, and the moments' subnormal flush.</summary>
     public static void AdamStep(IBackend backend, StridedView param, StridedView grad, StridedView m, StridedView v, AdamParameters hp)

@@ -132,10 +132,28 @@ public interface IBackend : IDisposable
     /// Softmax cross-entropy per row, from logits [rows, classes] and Int32 labels [rows] (in range):
     /// losses[r] = log Σⱼ exp(logits[r, j]) − logits[r, labels[r]], and, when <paramref name="gradient"/>
     /// is given, gradient[r] = softmax(logits[r]) − onehot(labels[r]) (∂loss[r]/∂logits[r], unscaled),
-    /// with subnormal probabilities stored as zero (see <see cref="ComposedOps.FlushSubnormals"/>).
+    /// with subnormal probabilities stored as zero (see <see cref="ComposedOps.FlushSubnormals"/>). A row whose
+    /// label equals <paramref name="ignoreIndex"/> (when given) is ignored: its loss and gradient row are 0.
     /// </summary>
-    void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient) =>
-        ComposedOps.SoftmaxCrossEntropy(this, logits, labels, losses, gradient);
+    void SoftmaxCrossEntropy(StridedView logits, StridedView labels, StridedView losses, StridedView? gradient, int? ignoreIndex = null) =>
+        ComposedOps.SoftmaxCrossEntropy(this, logits, labels, losses, gradient, ignoreIndex);
+
+    /// <summary>
+    /// Normalization statistics and output over the last axis of x = [rows, n] (LayerNorm's rows; BatchNorm's
+    /// columns arrive as a transposed view): mean[r], rstd[r] = 1/√(var[r] + epsilon) with the biased
+    /// variance, accumulated in double, and y[r, j] = (x[r, j] − mean[r])·rstd[r]. mean and rstd are [rows];
+    /// y has x's shape and dtype; n ≥ 1.
+    /// </summary>
+    void Normalize(StridedView x, StridedView y, StridedView mean, StridedView rstd, double epsilon) =>
+        ComposedOps.Normalize(this, x, y, mean, rstd, epsilon);
+
+    /// <summary>
+    /// The backward of <see cref="Normalize"/> with respect to x, given grad = ∂L/∂y and the normalized
+    /// values y it produced: dx[r] = rstd[r]·(grad[r] − mean(grad[r]) − y[r]·mean(grad[r] ⊙ y[r])), the row
+    /// means over the last axis accumulated in double. grad, normalized and dx are [rows, n], rstd is [rows].
+    /// </summary>
+    void NormalizeBackward(StridedView grad, StridedView normalized, StridedView rstd, StridedView dx) =>
+        ComposedOps.NormalizeBackward(this, grad, normalized, rstd, dx);
 
     /// <summary>
     /// One Adam (or AdamW) update in place, exactly PyTorch's formulas: g' = g + wd·p (Adam) or

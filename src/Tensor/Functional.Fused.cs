@@ -7,7 +7,7 @@ namespace GpuNet;
 /// backend launch forward and one graph node, with a VJP that does in a few launches what the
 /// composed ops would do in many. Results equal the composed ops' up to rounding.
 /// </summary>
-public static class Functional
+public static partial class Functional
 {
     /// <summary>
     /// y = activation(x·Wᵀ + b) for x = [..., in], W = [out, in], b = [out] (PyTorch's <c>F.linear</c> followed
@@ -130,8 +130,9 @@ public static class Functional
     /// [N] tensor, computed in one pass that also produces softmax − onehot for the backward (so the
     /// backward is one multiply). Reduce it with <see cref="Tensor.Mean()"/> or <see cref="Tensor.Sum()"/>.
     /// Under <c>createGraph</c> the backward is rebuilt from differentiable ops, so double backward works.
+    /// A row whose label is <paramref name="ignoreIndex"/> (when given) has loss 0 and no gradient, in the same pass.
     /// </summary>
-    public static Tensor CrossEntropy(Tensor logits, Tensor labels)
+    public static Tensor CrossEntropy(Tensor logits, Tensor labels, int? ignoreIndex = null)
     {
         const string op = "CrossEntropy";
         ArgumentNullException.ThrowIfNull(logits);
@@ -150,7 +151,7 @@ public static class Functional
         bool record = Tensor.WillRecord(logits);
         Tensor? gradient = record ? Tensor.Empty(logits.ShapeArray, logits.DType, logits.Device, op).DetachFromScope() : null;
         if (rows > 0)
-            logits.Backend.SoftmaxCrossEntropy(logits.AsView(), labels.AsView(), losses.AsView(), gradient?.AsView());
+            logits.Backend.SoftmaxCrossEntropy(logits.AsView(), labels.AsView(), losses.AsView(), gradient?.AsView(), ignoreIndex);
         if (!record) return losses;
 
         var savedLogits = logits.Saved();
@@ -161,7 +162,11 @@ public static class Functional
             if (!Tape.GradMode.IsEnabled) return [gradient! * column];
             // createGraph: softmax − onehot from recorded ops, so the gradient can be differentiated again.
             var p = savedLogits.Softmax(1);
-            return [(p - Tensor.OneHot(savedLabels, classes, p.DType)) * column];
+            if (ignoreIndex is not { } ignore) return [(p - Tensor.OneHot(savedLabels, classes, p.DType)) * column];
+            // Ignored rows get no gradient: their (arbitrary) label is replaced by 0 for the one-hot, then masked out.
+            var keepInt = savedLabels.Ne(ignore);
+            var keepColumn = keepInt.To(p.DType).Unsqueeze(1);
+            return [(p - Tensor.OneHot(savedLabels * keepInt, classes, p.DType)) * keepColumn * column];
         }, gradient!, savedLogits, savedLabels);
     }
 

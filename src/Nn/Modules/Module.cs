@@ -4,24 +4,29 @@ namespace GpuNet.Nn;
 
 /// <summary>
 /// Base class of every layer and model (PyTorch's <c>nn.Module</c>): a <see cref="Forward"/>
-/// function plus registered parameters and submodules, which give stable dotted names
+/// function plus registered parameters, buffers and submodules, which give stable dotted names
 /// (<c>0.weight</c>, <c>encoder.1.bias</c>) for <see cref="NamedParameters"/>, <see cref="StateDict"/> and checkpoints.
 /// </summary>
 /// <remarks>
-/// Subclasses create their parameters in the constructor with <see cref="RegisterParameter"/> and their
+/// Subclasses create their parameters in the constructor with <see cref="RegisterParameter"/>, their
+/// non-trained state (BatchNorm's running statistics) with <see cref="RegisterBuffer"/> and their
 /// children with <see cref="RegisterModule{T}"/>; registration order is the iteration order.
-/// Parameters live outside every <see cref="TensorScope"/>; <see cref="Dispose"/> frees them.
+/// Parameters and buffers live outside every <see cref="TensorScope"/>; <see cref="Dispose"/> frees them.
 /// </remarks>
 public abstract class Module : IDisposable
 {
     private readonly List<(string Name, Parameter Parameter)> _parameters = [];
     private readonly List<(string Name, Module Module)> _children = [];
+    private readonly List<(string Name, Tensor Tensor)> _buffers = [];
     private bool _disposed;
 
     /// <summary>Computes the module's output for <paramref name="input"/>.</summary>
     public abstract Tensor Forward(Tensor input);
 
-    /// <summary>True in training mode (the default); false after <see cref="Eval"/>. Dropout is the identity when false.</summary>
+    /// <summary>
+    /// True in training mode (the default); false after <see cref="Eval"/> (PyTorch's <c>training</c>). When false
+    /// Dropout is the identity and BatchNorm normalizes by its running statistics instead of the batch's.
+    /// </summary>
     public bool IsTraining { get; private set; } = true;
 
     /// <summary>Registers a parameter under <paramref name="name"/> (no dots; unique within this module) and returns it.</summary>
@@ -43,11 +48,47 @@ public abstract class Module : IDisposable
         return module;
     }
 
+    /// <summary>
+    /// Registers a buffer under <paramref name="name"/> (no dots; unique within this module) and returns it: state that
+    /// is saved and loaded with the parameters (<see cref="StateDict"/>, checkpoints) and moved by <see cref="To"/>, but
+    /// not trained (no gradient, not in <see cref="Parameters"/>, so no optimizer sees it), as PyTorch's
+    /// <c>register_buffer</c>. The module takes ownership of the tensor; read it back with <see cref="GetBuffer"/>,
+    /// since <see cref="To"/> replaces it.
+    /// </summary>
+    protected Tensor RegisterBuffer(string name, Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        if (tensor.RequiresGrad)
+            throw new ArgumentException($"{GetType().Name}: buffer '{name}' requires grad; a buffer is not trained (register a parameter instead, or Detach() it).", nameof(tensor));
+        CheckName(name);
+        _buffers.Add((name, tensor.DetachFromScope()));
+        return tensor;
+    }
+
+    /// <summary>The buffer registered as <paramref name="name"/> on this module (its current tensor).</summary>
+    protected Tensor GetBuffer(string name)
+    {
+        foreach (var (n, t) in _buffers)
+            if (n == name) return t;
+        throw new KeyNotFoundException($"{GetType().Name}: no buffer named '{name}'.");
+    }
+
+    /// <summary>Every buffer of this module and (when <paramref name="recurse"/>) its descendants, in registration order.</summary>
+    public IEnumerable<Tensor> Buffers(bool recurse = true) => NamedBuffers(recurse: recurse).Select(b => b.Buffer);
+
+    /// <summary>Buffers with their dotted names (<c>layers.1.running_mean</c>), in registration order. The tensors are the buffers themselves: do not dispose them.</summary>
+    public IEnumerable<(string Name, Tensor Buffer)> NamedBuffers(string prefix = "", bool recurse = true)
+    {
+        foreach (var (path, module) in recurse ? NamedModules(prefix) : [(prefix, this)])
+            foreach (var (name, b) in module._buffers)
+                yield return (Join(path, name), b);
+    }
+
     private void CheckName(string name)
     {
         if (string.IsNullOrEmpty(name) || name.Contains('.'))
-            throw new ArgumentException($"{GetType().Name}: '{name}' is not a valid name for a parameter or submodule (it must be non-empty and contain no '.').");
-        if (_parameters.Any(p => p.Name == name) || _children.Any(c => c.Name == name))
+            throw new ArgumentException($"{GetType().Name}: '{name}' is not a valid name for a parameter, buffer or submodule (it must be non-empty and contain no '.').");
+        if (_parameters.Any(p => p.Name == name) || _children.Any(c => c.Name == name) || _buffers.Any(b => b.Name == name))
             throw new ArgumentException($"{GetType().Name}: the name '{name}' is already registered.");
     }
 
@@ -100,7 +141,7 @@ public abstract class Module : IDisposable
     /// <summary>Sets evaluation mode (<c>Train(false)</c>); returns this module.</summary>
     public Module Eval() => Train(false);
 
-    /// <summary>Moves every parameter to <paramref name="device"/> (dropping gradients); returns this module. Optimizers built on the parameters keep working.</summary>
+    /// <summary>Moves every parameter and buffer to <paramref name="device"/> (dropping gradients); returns this module. Optimizers built on the parameters keep working.</summary>
     public Module To(Device device)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -115,6 +156,17 @@ public abstract class Module : IDisposable
             p.Data = moved;
             old.Dispose();
         }
+        foreach (var m in Modules())
+            for (int i = 0; i < m._buffers.Count; i++)
+            {
+                var (name, b) = m._buffers[i];
+                if (b.Device == device) continue;
+                Tensor moved;
+                using (TensorScope.Suspend())
+                    moved = b.To(device);
+                m._buffers[i] = (name, moved);
+                b.Dispose();
+            }
         return this;
     }
 
@@ -128,18 +180,32 @@ public abstract class Module : IDisposable
     public long NumParameters() => Parameters().Sum(p => p.NumElements);
 
     /// <summary>
-    /// Name → tensor for every parameter, in registration order (PyTorch's <c>state_dict</c>). The tensors are
-    /// the parameters themselves, not copies: read or save them, do not dispose them.
+    /// Name → tensor for every parameter and buffer, module by module in registration order, as PyTorch's <c>state_dict</c>.
+    /// The tensors are the parameters and buffers themselves, not copies: read or save them, do not dispose them.
     /// </summary>
     public Dictionary<string, Tensor> StateDict()
     {
         var dict = new Dictionary<string, Tensor>();
-        foreach (var (name, p) in NamedParameters()) dict[name] = p.Data;
+        foreach (var (name, t) in NamedState()) dict[name] = t;
         return dict;
     }
 
+    /// <summary>What state dicts hold, in PyTorch's order: module by module (pre-order), its parameters (each once) then its buffers.</summary>
+    private List<(string Name, Tensor Tensor)> NamedState()
+    {
+        var seen = new HashSet<Parameter>(ReferenceEqualityComparer.Instance);
+        var state = new List<(string Name, Tensor Tensor)>();
+        foreach (var (path, module) in NamedModules())
+        {
+            foreach (var (name, p) in module._parameters)
+                if (seen.Add(p)) state.Add((Join(path, name), p.Data));
+            foreach (var (name, b) in module._buffers) state.Add((Join(path, name), b));
+        }
+        return state;
+    }
+
     /// <summary>
-    /// Copies the tensors of <paramref name="stateDict"/> into the parameters of the same names (converting dtype and device).
+    /// Copies the tensors of <paramref name="stateDict"/> into the parameters and buffers of the same names (converting dtype and device).
     /// With <paramref name="strict"/>, a missing or unexpected key is an error naming every such key; a shape mismatch always is.
     /// Everything is checked before the first parameter is written, so an error leaves the module unchanged.
     /// </summary>
@@ -152,11 +218,11 @@ public abstract class Module : IDisposable
         using (Tensor.NewScope())
         using (Autograd.NoGrad())
         {
-            foreach (var (name, p) in NamedParameters())
+            foreach (var (name, t) in NamedState())
             {
                 if (!stateDict.TryGetValue(name, out var src)) continue;
-                var onDevice = src.Device == p.Device ? src : src.To(p.Device);
-                p.Data.CopyFrom(onDevice);
+                var onDevice = src.Device == t.Device ? src : src.To(t.Device);
+                t.CopyFrom(onDevice);
             }
         }
         return result;
@@ -167,13 +233,13 @@ public abstract class Module : IDisposable
     {
         ArgumentNullException.ThrowIfNull(stateDict);
         stateDict = UpgradeStateDict(stateDict);
-        var named = NamedParameters().ToList();
+        var named = NamedState();
         var names = named.Select(n => n.Name).ToHashSet();
         var missing = named.Where(n => !stateDict.ContainsKey(n.Name)).Select(n => n.Name).ToList();
         var unexpected = stateDict.Keys.Where(k => !names.Contains(k)).ToList();
         var broken = stateDict.Where(kv => kv.Value is null || kv.Value.IsDisposed).Select(kv => $"'{kv.Key}'").ToList();
-        var mismatched = named.Where(n => stateDict.TryGetValue(n.Name, out var t) && t is { IsDisposed: false } && !t.Shape.SequenceEqual(n.Parameter.Shape))
-            .Select(n => $"'{n.Name}': checkpoint {Parameter.Format(stateDict[n.Name].ShapeArray)}, model {Parameter.Format(n.Parameter.ShapeArray)}").ToList();
+        var mismatched = named.Where(n => stateDict.TryGetValue(n.Name, out var t) && t is { IsDisposed: false } && !t.Shape.SequenceEqual(n.Tensor.Shape))
+            .Select(n => $"'{n.Name}': checkpoint {Parameter.Format(stateDict[n.Name].ShapeArray)}, model {Parameter.Format(n.Tensor.ShapeArray)}").ToList();
         var errors = new List<string>();
         if (strict && missing.Count > 0) errors.Add($"missing keys: {string.Join(", ", missing.Select(k => $"'{k}'"))}");
         if (strict && unexpected.Count > 0) errors.Add($"unexpected keys: {string.Join(", ", unexpected.Select(k => $"'{k}'"))}");
@@ -237,17 +303,18 @@ public abstract class Module : IDisposable
         sb.Append(')');
     }
 
-    /// <summary>Frees the parameters of this module and its descendants.</summary>
+    /// <summary>Frees the parameters and buffers of this module and its descendants.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
         foreach (var p in Parameters()) p.Dispose();
+        foreach (var b in Buffers()) b.Dispose();
         GC.SuppressFinalize(this);
     }
 }
 
 /// <summary>What <see cref="Module.LoadStateDict"/> did not match.</summary>
-/// <param name="MissingKeys">Parameter names absent from the dictionary (left unchanged).</param>
-/// <param name="UnexpectedKeys">Dictionary keys that name no parameter (ignored).</param>
+/// <param name="MissingKeys">Parameter and buffer names absent from the dictionary (left unchanged).</param>
+/// <param name="UnexpectedKeys">Dictionary keys that name no parameter or buffer (ignored).</param>
 public sealed record LoadStateDictResult(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys);
