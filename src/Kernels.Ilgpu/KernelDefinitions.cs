@@ -38,7 +38,7 @@ internal static class KernelDefinitions
     public static readonly MethodInfo AdamStep = Open(IlgpuKernels.AdamStep<float, FloatMath>);
     public static readonly MethodInfo SgdMomentumStep = Open(IlgpuKernels.SgdMomentumStep<float, FloatMath>);
     public static readonly MethodInfo RmsPropStep = Open(IlgpuKernels.RmsPropStep<float, FloatMath>);
-    public static readonly MethodInfo ActivationGrad = Open(IlgpuKernels.ActivationGrad<float, FloatMath>);
+    public static readonly MethodInfo ActivationGrad = Open(IlgpuKernels.ActivationGrad<float, Act>);
 
     private static MethodInfo Open(Delegate kernel) => kernel.Method.IsGenericMethod ? kernel.Method.GetGenericMethodDefinition() : kernel.Method;
 }
