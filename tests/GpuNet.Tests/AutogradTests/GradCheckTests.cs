@@ -112,6 +112,10 @@ public sealed class GradCheckTests
         Unary("x/4", x => x / 4, Wide),
         Unary("4/x", x => 4 / x, NonZero),
         Unary("-x", x => -x, Wide),
+        // user-defined ops (Autograd.Function)
+        Unary("Custom Cube", x => new CustomFunctionTests.Cube().Apply(x), Wide),
+        Unary("Custom Softplus", x => new CustomFunctionTests.MySoftplus(1.5).Apply(x), Wide),
+        Binary("Custom MulAdd", (a, b) => new CustomFunctionTests.MulAdd().Apply(a, b), Wide, Wide),
         Unary("Gelu", x => x.Gelu(), Gen.Uniform(-4, 4)),
         Unary("Gelu(tanh)", x => x.Gelu("tanh"), Gen.Uniform(-4, 4)),
         Unary("LeakyRelu", x => x.LeakyRelu(), NonZero),
@@ -261,6 +265,7 @@ public sealed class GradCheckTests
         "Mul", "Div", "Pow(tensor)", "Maximum", "Where", "Mean(dim, keepDim)", "Max(dim)", "Max()", "Softmax", "LogSoftmax",
         "MatMul 2-D", "MatMul broadcast batch", "Gather", "Gather with a narrower index", "ScatterAdd", "Expand", "Narrow", "Cat",
         "Erf", "Log1p", "Expm1", "Silu", "Gelu", "Gelu(tanh)", "LeakyRelu", "Elu", "Softplus", "Softplus(4, 4)",
+        "Custom Cube", "Custom Softplus",
     ];
 
     public static TheoryData<string, string> SecondOrderCases => Devices.Cross(SecondOrder);

@@ -75,6 +75,7 @@ public sealed class InPlaceTests
             var w = Tensor.Full([4, 3], 0.25, DType.Float64, Dev);
             return (Functional.Linear(a, w, null, Activation.Gelu), w);
         },
+        ["Cube"] = a => (new CustomFunctionTests.Cube().Apply(a), a),
     };
 
     private static (Tensor, Tensor) Output(Tensor y) => (y, y);
