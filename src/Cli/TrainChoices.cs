@@ -10,7 +10,8 @@ namespace GpuNet.Cli;
 internal static class TrainChoices
 {
     private static readonly (string Name, Activation Value)[] s_activations =
-        [("relu", Activation.Relu), ("sigmoid", Activation.Sigmoid), ("tanh", Activation.Tanh), ("identity", Activation.None)];
+        [("relu", Activation.Relu), ("sigmoid", Activation.Sigmoid), ("tanh", Activation.Tanh), ("gelu", Activation.Gelu), ("gelu-tanh", Activation.GeluTanh),
+         ("silu", Activation.Silu), ("leaky-relu", Activation.LeakyRelu), ("elu", Activation.Elu), ("softplus", Activation.Softplus), ("identity", Activation.None)];
 
     private static readonly (string Name, OptimizerKind Value)[] s_optimizers =
         [("sgd", OptimizerKind.Sgd), ("adam", OptimizerKind.Adam), ("adamw", OptimizerKind.AdamW), ("rmsprop", OptimizerKind.RmsProp),

@@ -27,8 +27,9 @@ internal sealed partial class IlgpuBackend
         if (Elements(name, grad, out int count))
         {
             var (d, s) = Geo.Build(grad.Shape, grad, output, dz);
-            if (grad.DType == DType.Float32) RunActivationGrad<float>(grad, output, dz, count, d, s, (int)activation);
-            else RunActivationGrad<double>(grad, output, dz, count, d, s, (int)activation);
+            int act = ActCode(name, activation);
+            if (grad.DType == DType.Float32) RunActivationGrad<float>(grad, output, dz, count, d, s, act);
+            else RunActivationGrad<double>(grad, output, dz, count, d, s, act);
         }
         if (biasGrad is { } b)
             Reduce(ReduceOp.Sum, new StridedView(dz.Buffer, [1, rows, features], [0, dz.Strides[0], dz.Strides[1]], dz.Offset),
@@ -37,6 +38,6 @@ internal sealed partial class IlgpuBackend
 
     private void RunActivationGrad<T>(StridedView grad, StridedView output, StridedView dz, int count, Dims8 d, Strides8[] s, int activation) where T : unmanaged =>
         Kernel<Action<AcceleratorStream, Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, Dims8, Strides8, Strides8, Strides8, int>>(
-            "ActivationBackward", KernelDefinitions.ActivationGrad, typeof(T), typeof(FloatMath))
+            "ActivationBackward", KernelDefinitions.ActivationGrad, typeof(T), typeof(Act))
             (_stream, count, View<T>(grad), View<T>(output), View<T>(dz), d, s[0], s[1], s[2], activation);
 }

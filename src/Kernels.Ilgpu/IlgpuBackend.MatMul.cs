@@ -68,15 +68,8 @@ internal sealed partial class IlgpuBackend
             RequireRank(name, bv, 3, "bias broadcast to c = [batch, m, n]");
             SameShape(name, bv, c);
         }
-        int act = activation switch
-        {
-            Activation.None => Act.None,
-            Activation.Relu => Act.Relu,
-            Activation.Sigmoid => Act.Sigmoid,
-            Activation.Tanh => Act.Tanh,
-            _ => throw new ArgumentOutOfRangeException(nameof(activation), $"{name}: unknown activation {activation}."),
-        };
-        if (a.DType == DType.Int32 && act is Act.Sigmoid or Act.Tanh)
+        int act = ActCode(name, activation);
+        if (a.DType == DType.Int32 && act is not (Act.None or Act.Relu))
             throw new NotSupportedException($"{name}: activation {activation} needs a floating dtype, got int32 for c {Shape(c)}.");
         switch (a.DType)
         {
@@ -178,6 +171,22 @@ internal sealed partial class IlgpuBackend
             return _cuBlas;
         }
     }
+
+    /// <summary>The <see cref="Act"/> code of an activation.</summary>
+    private static int ActCode(string name, Activation activation) => activation switch
+    {
+        Activation.None => Act.None,
+        Activation.Relu => Act.Relu,
+        Activation.Sigmoid => Act.Sigmoid,
+        Activation.Tanh => Act.Tanh,
+        Activation.Gelu => Act.Gelu,
+        Activation.GeluTanh => Act.GeluTanh,
+        Activation.Silu => Act.Silu,
+        Activation.LeakyRelu => Act.LeakyRelu,
+        Activation.Elu => Act.Elu,
+        Activation.Softplus => Act.Softplus,
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), $"{name}: unknown activation {activation}."),
+    };
 
     /// <summary>c = act(c + bias) in one elementwise launch (the epilogue after cuBLAS).</summary>
     private void RunBiasAct<T>(StridedView c, StridedView? bias, int act) where T : unmanaged, INumber<T>

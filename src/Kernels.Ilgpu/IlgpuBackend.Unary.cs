@@ -36,6 +36,15 @@ internal sealed partial class IlgpuBackend
             UnaryOp.PowScalar => typeof(PowScalarOp),
             UnaryOp.Affine => typeof(AffineOp),
             UnaryOp.Clamp => typeof(ClampOp),
+            UnaryOp.Erf => typeof(ErfOp),
+            UnaryOp.Log1p => typeof(Log1pOp),
+            UnaryOp.Expm1 => typeof(Expm1Op),
+            UnaryOp.Gelu => typeof(GeluOp),
+            UnaryOp.GeluTanh => typeof(GeluTanhOp),
+            UnaryOp.Silu => typeof(SiluOp),
+            UnaryOp.LeakyRelu => typeof(LeakyReluOp),
+            UnaryOp.Elu => typeof(EluOp),
+            UnaryOp.Softplus => typeof(SoftplusOp),
             _ => throw new ArgumentOutOfRangeException(nameof(op), $"Unary: unknown op {op}."),
         };
         switch (x.DType)
@@ -202,4 +211,216 @@ internal struct ClampOp : IUnaryOp<float>, IUnaryOp<double>, IUnaryOp<int>
     public float Apply(float x, float lo, float hi) => x < lo ? lo : x > hi ? hi : x;
     public double Apply(double x, double lo, double hi) => x < lo ? lo : x > hi ? hi : x;
     public int Apply(int x, int lo, int hi) => x < lo ? lo : x > hi ? hi : x;
+}
+
+/// <summary>
+/// erf/erfc, log1p and expm1 in kernel code (ILGPU's XMath has none of them), by the algorithms of the
+/// registered definitions (GpuNet.Kernels.SpecialFunctions): for |x| &lt; 2.5 the positive-term series
+/// erf x = (2/√π)e^(−x²)Σ x(2x²)ⁿ/(2n+1)!!, beyond it the Laplace continued fraction for erfc, which erfc
+/// itself takes from 1.5 on (double) or 1.25 on (float) so that the tail keeps its relative accuracy; Kahan's
+/// corrections for log1p and expm1. Float runs in float (no double on devices without fp64) with fewer
+/// terms: 24 series terms, 12 fraction levels for erf and 32 for erfc keep the truncation below 1e-7
+/// relative (double: 35, 40 and 80, below 2e-15), so what remains is float rounding.
+/// </summary>
+internal static class KernelMath
+{
+    public static float Erf(float x)
+    {
+        float ax = XMath.Abs(x);
+        if (!(ax >= 2.5f)) return ErfSeries(x);
+        float r = 1f - ErfcFraction(ax, 12);
+        return x < 0f ? -r : r;
+    }
+
+    public static double Erf(double x)
+    {
+        double ax = XMath.Abs(x);
+        if (!(ax >= 2.5)) return ErfSeries(x);
+        double r = 1.0 - ErfcFraction(ax, 40);
+        return x < 0.0 ? -r : r;
+    }
+
+    public static float Erfc(float x) => x >= 1.25f ? ErfcFraction(x, 32) : x <= -1.25f ? 2f - ErfcFraction(-x, 32) : 1f - ErfSeries(x);
+
+    public static double Erfc(double x) => x >= 1.5 ? ErfcFraction(x, 80) : x <= -1.5 ? 2.0 - ErfcFraction(-x, 80) : 1.0 - ErfSeries(x);
+
+    private static float ErfSeries(float x)
+    {
+        float x2 = x * x, term = x, sum = x;
+        for (int n = 1; n <= 24; n++)
+        {
+            term *= 2f * x2 / (2 * n + 1);
+            sum += term;
+        }
+        return 1.1283791670955126f * XMath.Exp(-x2) * sum;
+    }
+
+    private static double ErfSeries(double x)
+    {
+        double x2 = x * x, term = x, sum = x;
+        for (int n = 1; n <= 35; n++)
+        {
+            term *= 2.0 * x2 / (2 * n + 1);
+            sum += term;
+        }
+        return 1.1283791670955126 * XMath.Exp(-x2) * sum;
+    }
+
+    private static float ErfcFraction(float x, int depth)
+    {
+        float t = x;
+        for (int k = depth; k >= 1; k--) t = x + 0.5f * k / t;
+        return XMath.Exp(-x * x) * 0.5641895835477563f / t;
+    }
+
+    private static double ErfcFraction(double x, int depth)
+    {
+        double t = x;
+        for (int k = depth; k >= 1; k--) t = x + 0.5 * k / t;
+        return XMath.Exp(-x * x) * 0.5641895835477563 / t;
+    }
+
+    public static float Log1p(float x)
+    {
+        float u = 1f + x;
+        if (u == 1f) return x;
+        if (u == float.PositiveInfinity) return u;
+        return XMath.Log(u) * x / (u - 1f);
+    }
+
+    public static double Log1p(double x)
+    {
+        double u = 1.0 + x;
+        if (u == 1.0) return x;
+        if (u == double.PositiveInfinity) return u;
+        return XMath.Log(u) * x / (u - 1.0);
+    }
+
+    public static float Expm1(float x)
+    {
+        float u = XMath.Exp(x);
+        if (u == 1f) return x;
+        float um1 = u - 1f;
+        if (um1 == -1f) return -1f;
+        if (u == float.PositiveInfinity) return u;
+        return um1 * x / XMath.Log(u);
+    }
+
+    public static double Expm1(double x)
+    {
+        double u = XMath.Exp(x);
+        if (u == 1.0) return x;
+        double um1 = u - 1.0;
+        if (um1 == -1.0) return -1.0;
+        if (u == double.PositiveInfinity) return u;
+        return um1 * x / XMath.Log(u);
+    }
+
+    /// <summary>Φ(x) = erfc(−x/√2)/2.</summary>
+    public static float NormalCdf(float x) => 0.5f * Erfc(-x * 0.70710678118654752f);
+
+    public static double NormalCdf(double x) => 0.5 * Erfc(-x * 0.70710678118654752);
+
+    // GELU's tanh form as x·σ(2u), u = √(2/π)(x + 0.044715x³): 1 + tanh u = 2σ(2u) without the cancellation near −1.
+    public static float GeluTanh(float x) => x / (1f + XMath.Exp(-1.5957691216057308f * (x + 0.044715f * x * x * x)));
+
+    public static double GeluTanh(double x) => x / (1.0 + XMath.Exp(-1.5957691216057308 * (x + 0.044715 * x * x * x)));
+
+    public static float Silu(float x) => x / (1f + XMath.Exp(-x));
+
+    public static double Silu(double x) => x / (1.0 + XMath.Exp(-x));
+
+    public static float Softplus(float x, float beta, float threshold) => x * beta > threshold ? x : Log1p(XMath.Exp(beta * x)) / beta;
+
+    public static double Softplus(double x, double beta, double threshold) => x * beta > threshold ? x : Log1p(XMath.Exp(beta * x)) / beta;
+
+    // Derivatives for ActivationBackward: GELU and SiLU of their input z, Softplus of its output y.
+
+    public static float GeluSlope(float z) => NormalCdf(z) + z * XMath.Exp(-0.5f * z * z) * 0.3989422804014327f;
+
+    public static double GeluSlope(double z) => NormalCdf(z) + z * XMath.Exp(-0.5 * z * z) * 0.3989422804014327;
+
+    // s·(1 + 2z(1 − s)·√(2/π)(1 + 3·0.044715z²)), s = σ(2u).
+    public static float GeluTanhSlope(float z)
+    {
+        float s = 1f / (1f + XMath.Exp(-1.5957691216057308f * (z + 0.044715f * z * z * z)));
+        return s * (1f + 2f * z * (1f - s) * 0.7978845608028654f * (1f + 0.134145f * z * z));
+    }
+
+    public static double GeluTanhSlope(double z)
+    {
+        double s = 1.0 / (1.0 + XMath.Exp(-1.5957691216057308 * (z + 0.044715 * z * z * z)));
+        return s * (1.0 + 2.0 * z * (1.0 - s) * 0.7978845608028654 * (1.0 + 0.134145 * z * z));
+    }
+
+    public static float SiluSlope(float z)
+    {
+        float s = 1f / (1f + XMath.Exp(-z));
+        return s * (1f + z * (1f - s));
+    }
+
+    public static double SiluSlope(double z)
+    {
+        double s = 1.0 / (1.0 + XMath.Exp(-z));
+        return s * (1.0 + z * (1.0 - s));
+    }
+
+    public static float SoftplusSlope(float y) => y > 20f ? 1f : -Expm1(-y);
+
+    public static double SoftplusSlope(double y) => y > 20.0 ? 1.0 : -Expm1(-y);
+}
+
+internal struct ErfOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => KernelMath.Erf(x);
+    public double Apply(double x, double a, double b) => KernelMath.Erf(x);
+}
+
+internal struct Log1pOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => KernelMath.Log1p(x);
+    public double Apply(double x, double a, double b) => KernelMath.Log1p(x);
+}
+
+internal struct Expm1Op : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => KernelMath.Expm1(x);
+    public double Apply(double x, double a, double b) => KernelMath.Expm1(x);
+}
+
+internal struct GeluOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => x * KernelMath.NormalCdf(x);
+    public double Apply(double x, double a, double b) => x * KernelMath.NormalCdf(x);
+}
+
+internal struct GeluTanhOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => KernelMath.GeluTanh(x);
+    public double Apply(double x, double a, double b) => KernelMath.GeluTanh(x);
+}
+
+internal struct SiluOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float a, float b) => KernelMath.Silu(x);
+    public double Apply(double x, double a, double b) => KernelMath.Silu(x);
+}
+
+internal struct LeakyReluOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    // x > 0 keeps x, anything else (NaN included) is scaled: NaN stays NaN.
+    public float Apply(float x, float slope, float b) => x > 0f ? x : x * slope;
+    public double Apply(double x, double slope, double b) => x > 0.0 ? x : x * slope;
+}
+
+internal struct EluOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float alpha, float b) => x > 0f ? x : alpha * KernelMath.Expm1(x);
+    public double Apply(double x, double alpha, double b) => x > 0.0 ? x : alpha * KernelMath.Expm1(x);
+}
+
+internal struct SoftplusOp : IUnaryOp<float>, IUnaryOp<double>
+{
+    public float Apply(float x, float beta, float threshold) => KernelMath.Softplus(x, beta, threshold);
+    public double Apply(double x, double beta, double threshold) => KernelMath.Softplus(x, beta, threshold);
 }

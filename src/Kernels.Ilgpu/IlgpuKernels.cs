@@ -434,21 +434,16 @@ internal static partial class IlgpuKernels
     }
 
     /// <summary>
-    /// dz = g · activation′ with the derivative written in terms of the activation's output y
-    /// (<see cref="Activation"/> as an int: 1 ReLU y &gt; 0, 2 sigmoid y(1 − y), 3 tanh 1 − y², else 1).
+    /// dz = g · activation′ with the derivative written in terms of the activation's output y, or of its
+    /// input for GELU and SiLU (<see cref="Activation"/> as an <see cref="Act"/> code; see <see cref="Act.Slope(float, int)"/>).
     /// The bias gradient, a sum over rows, is left to the Reduce kernels.
     /// </summary>
     [Kernel]
-    public static void ActivationGrad<T, TF>(Index1D i, ArrayView<T> g, ArrayView<T> y, ArrayView<T> dz, Dims8 d, Strides8 sg, Strides8 sy, Strides8 sz, int activation)
-        where T : unmanaged, INumber<T> where TF : struct, IFloatMath<T>
+    public static void ActivationGrad<T, TAct>(Index1D i, ArrayView<T> g, ArrayView<T> y, ArrayView<T> dz, Dims8 d, Strides8 sg, Strides8 sy, Strides8 sz, int activation)
+        where T : unmanaged, INumber<T> where TAct : struct, IActivationSlope<T>
     {
         var c = Geo.Decompose(i, d);
-        T yv = y[Geo.At(c, sy)];
-        T slope = activation == 1 ? (yv > T.Zero ? T.One : T.Zero)
-            : activation == 2 ? yv * (T.One - yv)
-            : activation == 3 ? T.One - yv * yv
-            : T.One;
-        dz[Geo.At(c, sz)] = g[Geo.At(c, sg)] * slope;
+        dz[Geo.At(c, sz)] = g[Geo.At(c, sg)] * default(TAct).Slope(y[Geo.At(c, sy)], activation);
     }
 
     /// <summary>

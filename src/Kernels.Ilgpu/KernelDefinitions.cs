@@ -38,7 +38,7 @@ internal static class KernelDefinitions
     public static readonly MethodInfo AdamStep = Open(IlgpuKernels.AdamStep<float, FloatMath>);
     public static readonly MethodInfo SgdMomentumStep = Open(IlgpuKernels.SgdMomentumStep<float, FloatMath>);
     public static readonly MethodInfo RmsPropStep = Open(IlgpuKernels.RmsPropStep<float, FloatMath>);
-    public static readonly MethodInfo ActivationGrad = Open(IlgpuKernels.ActivationGrad<float, FloatMath>);
+    public static readonly MethodInfo ActivationGrad = Open(IlgpuKernels.ActivationGrad<float, Act>);
     public static readonly MethodInfo NormalizeRows = Open(IlgpuKernels.NormalizeRows<float, NormMath>);
     public static readonly MethodInfo NormalizeBackwardRows = Open(IlgpuKernels.NormalizeBackwardRows<float, NormMath>);
 

@@ -272,27 +272,71 @@ internal interface IActivation<T> where T : unmanaged
 }
 
 /// <summary>
-/// Activation codes 0 = none, 1 = relu, 2 = sigmoid, 3 = tanh, computed by the same op structs as the
-/// unary kernels, so a fused epilogue gives the bits the separate launches give. Int32 knows only relu
-/// (the backend refuses sigmoid and tanh for it).
+/// Activation codes 0 = none, 1 = relu, 2 = sigmoid, 3 = tanh, then GELU, its tanh form, SiLU, LeakyReLU
+/// (slope 0.01), ELU (α = 1) and Softplus (β = 1, threshold 20) with PyTorch's default parameters, computed
+/// by the same op structs as the unary kernels, so a fused epilogue gives the bits the separate launches
+/// give. Int32 knows only relu (the backend refuses the others for it).
 /// </summary>
-internal struct Act : IActivation<float>, IActivation<double>, IActivation<int>
+internal struct Act : IActivation<float>, IActivation<double>, IActivation<int>, IActivationSlope<float>, IActivationSlope<double>
 {
-    public const int None = 0, Relu = 1, Sigmoid = 2, Tanh = 3;
+    public const int None = 0, Relu = 1, Sigmoid = 2, Tanh = 3, Gelu = 4, GeluTanh = 5, Silu = 6, LeakyRelu = 7, Elu = 8, Softplus = 9;
 
     public float Apply(float x, int act) =>
         act == Relu ? default(ReluOp).Apply(x, 0, 0)
         : act == Sigmoid ? default(SigmoidOp).Apply(x, 0, 0)
         : act == Tanh ? default(TanhOp).Apply(x, 0, 0)
+        : act == Gelu ? default(GeluOp).Apply(x, 0f, 0f)
+        : act == GeluTanh ? default(GeluTanhOp).Apply(x, 0f, 0f)
+        : act == Silu ? default(SiluOp).Apply(x, 0f, 0f)
+        : act == LeakyRelu ? default(LeakyReluOp).Apply(x, 0.01f, 0f)
+        : act == Elu ? default(EluOp).Apply(x, 1f, 0f)
+        : act == Softplus ? default(SoftplusOp).Apply(x, 1f, 20f)
         : x;
 
     public double Apply(double x, int act) =>
         act == Relu ? default(ReluOp).Apply(x, 0, 0)
         : act == Sigmoid ? default(SigmoidOp).Apply(x, 0, 0)
         : act == Tanh ? default(TanhOp).Apply(x, 0, 0)
+        : act == Gelu ? default(GeluOp).Apply(x, 0.0, 0.0)
+        : act == GeluTanh ? default(GeluTanhOp).Apply(x, 0.0, 0.0)
+        : act == Silu ? default(SiluOp).Apply(x, 0.0, 0.0)
+        : act == LeakyRelu ? default(LeakyReluOp).Apply(x, 0.01, 0.0)
+        : act == Elu ? default(EluOp).Apply(x, 1.0, 0.0)
+        : act == Softplus ? default(SoftplusOp).Apply(x, 1.0, 20.0)
         : x;
 
     public int Apply(int x, int act) => act == Relu ? default(ReluOp).Apply(x, 0, 0) : x;
+
+    // Of the output y, or of the input z for GELU, its tanh form and SiLU (see ActivationOps.SlopeFromInput).
+    public float Slope(float v, int act) =>
+        act == Relu ? (v > 0f ? 1f : 0f)
+        : act == Sigmoid ? v * (1f - v)
+        : act == Tanh ? 1f - v * v
+        : act == Gelu ? KernelMath.GeluSlope(v)
+        : act == GeluTanh ? KernelMath.GeluTanhSlope(v)
+        : act == Silu ? KernelMath.SiluSlope(v)
+        : act == LeakyRelu ? (v > 0f ? 1f : 0.01f)
+        : act == Elu ? (v > 0f ? 1f : v + 1f)
+        : act == Softplus ? KernelMath.SoftplusSlope(v)
+        : 1f;
+
+    public double Slope(double v, int act) =>
+        act == Relu ? (v > 0.0 ? 1.0 : 0.0)
+        : act == Sigmoid ? v * (1.0 - v)
+        : act == Tanh ? 1.0 - v * v
+        : act == Gelu ? KernelMath.GeluSlope(v)
+        : act == GeluTanh ? KernelMath.GeluTanhSlope(v)
+        : act == Silu ? KernelMath.SiluSlope(v)
+        : act == LeakyRelu ? (v > 0.0 ? 1.0 : 0.01)
+        : act == Elu ? (v > 0.0 ? 1.0 : v + 1.0)
+        : act == Softplus ? KernelMath.SoftplusSlope(v)
+        : 1.0;
+}
+
+/// <summary>An activation's derivative for <see cref="IlgpuKernels.ActivationGrad{T, TAct}"/>, by the codes of <see cref="Act"/>.</summary>
+internal interface IActivationSlope<T> where T : unmanaged
+{
+    T Slope(T v, int act);
 }
 
 /// <summary>Square root and conversion from double, for the optimizer kernels.</summary>

@@ -78,6 +78,13 @@ internal readonly unsafe struct Epilogue<T> where T : unmanaged, INumber<T>
             case Activation.Relu: TensorPrimitives.Max(x, TF.Zero, x); break;
             case Activation.Sigmoid: TensorPrimitives.Sigmoid(x, x); break;
             case Activation.Tanh: TensorPrimitives.Tanh(x, x); break;
+            default:
+                if (activation.ToUnaryOp() is { } op)
+                {
+                    var (alpha, beta) = activation.Parameters();
+                    ManagedBackend.FloatingUnary(op, x, x, TF.CreateTruncating(alpha), TF.CreateTruncating(beta));
+                }
+                break;
         }
     }
 }

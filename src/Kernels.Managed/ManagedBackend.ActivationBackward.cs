@@ -69,6 +69,12 @@ internal sealed unsafe partial class ManagedBackend
                 case Activation.Relu: Columns<ReluSlope<T>>(j0, j1); break;
                 case Activation.Sigmoid: Columns<SigmoidSlope<T>>(j0, j1); break;
                 case Activation.Tanh: Columns<TanhSlope<T>>(j0, j1); break;
+                case Activation.LeakyRelu: Columns<LeakyReluSlope<T>>(j0, j1); break;
+                case Activation.Elu: Columns<EluSlope<T>>(j0, j1); break;
+                case Activation.Softplus: Columns<SoftplusSlope<T>>(j0, j1); break;
+                case Activation.Gelu: Columns<GeluSlope<T>>(j0, j1); break;
+                case Activation.GeluTanh: Columns<GeluTanhSlope<T>>(j0, j1); break;
+                case Activation.Silu: Columns<SiluSlope<T>>(j0, j1); break;
                 default: Columns<UnitSlope<T>>(j0, j1); break;
             }
         }
@@ -81,7 +87,7 @@ internal sealed unsafe partial class ManagedBackend
                 {
                     T* gr = g + r * gs, yr = y + r * ys, zr = dz + r * dzs;
                     int j = j0;
-                    if (Vector256.IsHardwareAccelerated)
+                    if (Vector256.IsHardwareAccelerated && default(TSlope).Vectorized)
                         for (; j <= j1 - Vector256<T>.Count; j += Vector256<T>.Count)
                             (Vector256.Load(gr + j) * default(TSlope).Of(Vector256.Load(yr + j))).Store(zr + j);
                     for (; j < j1; j++) zr[j] = gr[j] * default(TSlope).Of(yr[j]);
@@ -101,7 +107,7 @@ internal sealed unsafe partial class ManagedBackend
                 {
                     T* gr = g + r * gs + c0, yr = y + r * ys + c0, zr = dz + r * dzs + c0;
                     int j = 0;
-                    if (Vector256.IsHardwareAccelerated)
+                    if (Vector256.IsHardwareAccelerated && default(TSlope).Vectorized)
                         for (; j <= width - Vector256<T>.Count; j += Vector256<T>.Count)
                         {
                             var v = Vector256.Load(gr + j) * default(TSlope).Of(Vector256.Load(yr + j));
@@ -120,33 +126,84 @@ internal sealed unsafe partial class ManagedBackend
         }
     }
 
-    /// <summary>An activation's derivative written in terms of its output.</summary>
+    /// <summary>An activation's derivative written in terms of its output (or of its input, see <see cref="ActivationOps.SlopeFromInput"/>).</summary>
     private interface ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
+        /// <summary>False for the slopes that have only the scalar form (transcendentals .NET has no vector form of).</summary>
+        bool Vectorized { get; }
         Vector256<T> Of(Vector256<T> y);
         T Of(T y);
     }
 
+    // The fused activations carry PyTorch's default parameters (ActivationOps.Parameters): slope 0.01, α = 1, β = 1, threshold 20.
+
+    private readonly struct LeakyReluSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public bool Vectorized => true;
+        public Vector256<T> Of(Vector256<T> y) => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<T>.Zero), Vector256<T>.One, Vector256.Create(T.CreateTruncating(0.01)));
+        public T Of(T y) => y > T.Zero ? T.One : T.CreateTruncating(0.01);
+    }
+
+    private readonly struct EluSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public bool Vectorized => true;
+        public Vector256<T> Of(Vector256<T> y) => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<T>.Zero), Vector256<T>.One, y + Vector256<T>.One);
+        public T Of(T y) => y > T.Zero ? T.One : y + T.One;
+    }
+
+    private readonly struct SoftplusSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public bool Vectorized => false;
+        public Vector256<T> Of(Vector256<T> y) => throw new NotSupportedException();
+        // σ(x) = 1 − e^(−y), as −expm1(−y) so that it keeps its digits where y is tiny.
+        public T Of(T y) => y > T.CreateTruncating(20) ? T.One : T.CreateTruncating(-SpecialFunctions.Expm1(-double.CreateTruncating(y)));
+    }
+
+    private readonly struct GeluSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public bool Vectorized => false;
+        public Vector256<T> Of(Vector256<T> z) => throw new NotSupportedException();
+        public T Of(T z) => T.CreateTruncating(SpecialFunctions.GeluSlope(double.CreateTruncating(z)));
+    }
+
+    private readonly struct GeluTanhSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public bool Vectorized => false;
+        public Vector256<T> Of(Vector256<T> z) => throw new NotSupportedException();
+        public T Of(T z) => T.CreateTruncating(SpecialFunctions.GeluTanhSlope(double.CreateTruncating(z)));
+    }
+
+    private readonly struct SiluSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public bool Vectorized => false;
+        public Vector256<T> Of(Vector256<T> z) => throw new NotSupportedException();
+        public T Of(T z) => T.CreateTruncating(SpecialFunctions.SiluSlope(double.CreateTruncating(z)));
+    }
+
     private readonly struct ReluSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
+        public bool Vectorized => true;
         public Vector256<T> Of(Vector256<T> y) => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<T>.Zero), Vector256<T>.One, Vector256<T>.Zero);
         public T Of(T y) => y > T.Zero ? T.One : T.Zero;
     }
 
     private readonly struct SigmoidSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
+        public bool Vectorized => true;
         public Vector256<T> Of(Vector256<T> y) => y * (Vector256<T>.One - y);
         public T Of(T y) => y * (T.One - y);
     }
 
     private readonly struct TanhSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
+        public bool Vectorized => true;
         public Vector256<T> Of(Vector256<T> y) => Vector256<T>.One - y * y;
         public T Of(T y) => T.One - y * y;
     }
 
     private readonly struct UnitSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
+        public bool Vectorized => true;
         public Vector256<T> Of(Vector256<T> y) => Vector256<T>.One;
         public T Of(T y) => T.One;
     }

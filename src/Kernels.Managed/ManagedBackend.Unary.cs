@@ -53,7 +53,7 @@ internal sealed unsafe partial class ManagedBackend
         }
     }
 
-    private static void FloatingUnary<T>(UnaryOp op, ReadOnlySpan<T> x, Span<T> y, T alpha, T beta) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static void FloatingUnary<T>(UnaryOp op, ReadOnlySpan<T> x, Span<T> y, T alpha, T beta) where T : unmanaged, IFloatingPointIeee754<T>
     {
         switch (op)
         {
@@ -92,8 +92,39 @@ internal sealed unsafe partial class ManagedBackend
                 TensorPrimitives.Max(x, alpha, y);
                 TensorPrimitives.Min(y, beta, y);
                 break;
+            // The ops .NET has no accurate vectorised form of: elementwise through their double definitions
+            // (float rounds the double result, so it is correctly rounded but for double rounding).
+            case UnaryOp.Erf: Scalar(x, y, SpecialFunctions.Erf); break;
+            case UnaryOp.Log1p: Scalar(x, y, SpecialFunctions.Log1p); break;
+            case UnaryOp.Expm1: Scalar(x, y, SpecialFunctions.Expm1); break;
+            case UnaryOp.Gelu: Scalar(x, y, SpecialFunctions.Gelu); break;
+            case UnaryOp.GeluTanh: Scalar(x, y, SpecialFunctions.GeluTanh); break;
+            case UnaryOp.Silu: Scalar(x, y, SpecialFunctions.Silu); break;
+            case UnaryOp.LeakyRelu:
+                {
+                    double slope = double.CreateTruncating(alpha);
+                    Scalar(x, y, v => SpecialFunctions.LeakyRelu(v, slope));
+                    break;
+                }
+            case UnaryOp.Elu:
+                {
+                    double a = double.CreateTruncating(alpha);
+                    Scalar(x, y, v => SpecialFunctions.Elu(v, a));
+                    break;
+                }
+            case UnaryOp.Softplus:
+                {
+                    double beta1 = double.CreateTruncating(alpha), threshold = double.CreateTruncating(beta);
+                    Scalar(x, y, v => SpecialFunctions.Softplus(v, beta1, threshold));
+                    break;
+                }
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "Unary: unknown op.");
         }
+    }
+
+    private static void Scalar<T>(ReadOnlySpan<T> x, Span<T> y, Func<double, double> f) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = T.CreateTruncating(f(double.CreateTruncating(x[i])));
     }
 
     private static void IntUnary(UnaryOp op, ReadOnlySpan<int> x, Span<int> y, double alpha, double beta)

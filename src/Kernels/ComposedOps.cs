@@ -117,7 +117,11 @@ internal static class ComposedOps
     {
         backend.MatMul(a, b, c);
         if (bias is { } bv) backend.Binary(BinaryOp.Add, c, bv, c);
-        if (activation.ToUnaryOp() is { } op) backend.Unary(op, c, c);
+        if (activation.ToUnaryOp() is { } op)
+        {
+            var (alpha, beta) = activation.Parameters();
+            backend.Unary(op, c, c, alpha, beta);
+        }
     }
 
     /// <summary>Default body of <see cref="IBackend.ActivationBackward"/>: the slope from y in one or two launches and the product (a copy without an activation), then a row sum for the bias.</summary>
@@ -140,6 +144,9 @@ internal static class ComposedOps
                 backend.Binary(BinaryOp.Mul, output, output, dz);
                 backend.Unary(UnaryOp.Affine, dz, dz, -1, 1);
                 break;
+            default:
+                if (activation.ToUnaryOp() is not null) ComposedSlope(backend, output, activation, dz);
+                break;
         }
         if (activation.ToUnaryOp() is null) backend.Copy(grad, dz);
         else backend.Binary(BinaryOp.Mul, grad, dz, dz);
@@ -147,6 +154,92 @@ internal static class ComposedOps
         int rows = dz.Shape[0], features = dz.Shape[1];
         backend.Reduce(ReduceOp.Sum, new StridedView(dz.Buffer, [1, rows, features], [0, dz.Strides[0], dz.Strides[1]], dz.Offset),
             new StridedView(db.Buffer, [1, features], [0, db.Strides[0]], db.Offset));
+    }
+
+    /// <summary>
+    /// dz = activation′ for the activations after tanh, from their output y (LeakyReLU, ELU, Softplus) or
+    /// their input z (GELU, its tanh form, SiLU), in elementwise launches through up to three temporaries.
+    /// </summary>
+    private static void ComposedSlope(IBackend backend, StridedView v, Activation activation, StridedView dz)
+    {
+        var dtype = v.DType;
+        using var oneBuffer = backend.Allocate(dtype, 1);
+        backend.Fill(StridedView.Contiguous(oneBuffer, [1]), 1);
+        var one = new StridedView(oneBuffer, v.Shape, new int[v.Rank], 0);
+        using var b1 = backend.Allocate(dtype, v.Count);
+        using var b2 = backend.Allocate(dtype, v.Count);
+        var t1 = StridedView.Contiguous(b1, v.Shape);
+        var t2 = StridedView.Contiguous(b2, v.Shape);
+        const double SqrtTwoOverPi = 0.7978845608028654, GeluC = 0.044715;
+        switch (activation)
+        {
+            case Activation.LeakyRelu:
+                // y > 0 ? 1 : slope, through a where (an affine map of the mask would round 0.99 + 0.01).
+                backend.Fill(t2, activation.Parameters().Alpha);
+                Positive(backend, v, t1);
+                backend.Where(t1, one, t2, dz);
+                break;
+            case Activation.Elu:
+                // y > 0 ? 1 : y + α
+                backend.Unary(UnaryOp.Affine, v, t2, 1, activation.Parameters().Alpha);
+                Positive(backend, v, t1);
+                backend.Where(t1, one, t2, dz);
+                break;
+            case Activation.Softplus:
+                // σ(x) = 1 − e^(−y) = −expm1(−y); 1 where the threshold made y = x.
+                backend.Unary(UnaryOp.Affine, v, t2, -1, 0);
+                backend.Unary(UnaryOp.Expm1, t2, t2);
+                backend.Unary(UnaryOp.Affine, t2, t2, -1, 0);
+                backend.Fill(t1, activation.Parameters().Beta);
+                backend.Binary(BinaryOp.Gt, v, t1, t1);
+                backend.Where(t1, one, t2, dz);
+                break;
+            case Activation.Gelu:
+                // Φ(z) + z·φ(z)
+                backend.Unary(UnaryOp.Affine, v, t1, 0.7071067811865476, 0);
+                backend.Unary(UnaryOp.Erf, t1, t1);
+                backend.Unary(UnaryOp.Affine, t1, t1, 0.5, 0.5);
+                backend.Binary(BinaryOp.Mul, v, v, t2);
+                backend.Unary(UnaryOp.Affine, t2, t2, -0.5, 0);
+                backend.Unary(UnaryOp.Exp, t2, t2);
+                backend.Unary(UnaryOp.Affine, t2, t2, 0.3989422804014327, 0);
+                backend.Binary(BinaryOp.Mul, t2, v, t2);
+                backend.Binary(BinaryOp.Add, t1, t2, dz);
+                break;
+            case Activation.GeluTanh:
+                // s = σ(2√(2/π)(z + c z³)); slope = s·(1 + 2z(1 − s)·√(2/π)(1 + 3c z²))
+                backend.Binary(BinaryOp.Mul, v, v, t1);
+                backend.Unary(UnaryOp.Affine, t1, t2, GeluC, 1);
+                backend.Binary(BinaryOp.Mul, t2, v, t2);
+                backend.Unary(UnaryOp.Affine, t2, t2, 2 * SqrtTwoOverPi, 0);
+                backend.Unary(UnaryOp.Sigmoid, t2, t2);
+                backend.Unary(UnaryOp.Affine, t1, t1, 3 * GeluC * SqrtTwoOverPi, SqrtTwoOverPi);
+                backend.Binary(BinaryOp.Mul, t1, v, t1);
+                backend.Unary(UnaryOp.Affine, t1, t1, 2, 0);
+                backend.Unary(UnaryOp.Affine, t2, dz, -1, 1);
+                backend.Binary(BinaryOp.Mul, t1, dz, t1);
+                backend.Unary(UnaryOp.Affine, t1, t1, 1, 1);
+                backend.Binary(BinaryOp.Mul, t1, t2, dz);
+                break;
+            case Activation.Silu:
+                // σ(z)(1 + z(1 − σ(z)))
+                backend.Unary(UnaryOp.Sigmoid, v, t1);
+                backend.Unary(UnaryOp.Affine, t1, t2, -1, 1);
+                backend.Binary(BinaryOp.Mul, t2, v, t2);
+                backend.Unary(UnaryOp.Affine, t2, t2, 1, 1);
+                backend.Binary(BinaryOp.Mul, t2, t1, dz);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(activation), activation, "ActivationBackward: unknown activation.");
+        }
+    }
+
+    /// <summary>mask = (v &gt; 0) as 1/0.</summary>
+    private static void Positive(IBackend backend, StridedView v, StridedView mask)
+    {
+        using var zeroBuffer = backend.Allocate(v.DType, 1);
+        backend.Fill(StridedView.Contiguous(zeroBuffer, [1]), 0);
+        backend.Binary(BinaryOp.Gt, v, new StridedView(zeroBuffer, v.Shape, new int[v.Rank], 0), mask);
     }
 
     /// <summary>

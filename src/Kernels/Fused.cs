@@ -11,6 +11,18 @@ public enum Activation
     Sigmoid,
     /// <summary>tanh x</summary>
     Tanh,
+    /// <summary>GELU x·Φ(x), the exact (erf) form</summary>
+    Gelu,
+    /// <summary>GELU's tanh approximation (PyTorch's <c>approximate="tanh"</c>)</summary>
+    GeluTanh,
+    /// <summary>SiLU x·σ(x)</summary>
+    Silu,
+    /// <summary>LeakyReLU with PyTorch's default negative slope 0.01</summary>
+    LeakyRelu,
+    /// <summary>ELU with PyTorch's default α = 1</summary>
+    Elu,
+    /// <summary>Softplus with PyTorch's defaults β = 1, threshold = 20</summary>
+    Softplus,
 }
 
 /// <summary>Hyper-parameters of one Adam / AdamW step, as PyTorch defines them.</summary>
@@ -59,6 +71,31 @@ public static class ActivationOps
         Activation.Relu => UnaryOp.Relu,
         Activation.Sigmoid => UnaryOp.Sigmoid,
         Activation.Tanh => UnaryOp.Tanh,
+        Activation.Gelu => UnaryOp.Gelu,
+        Activation.GeluTanh => UnaryOp.GeluTanh,
+        Activation.Silu => UnaryOp.Silu,
+        Activation.LeakyRelu => UnaryOp.LeakyRelu,
+        Activation.Elu => UnaryOp.Elu,
+        Activation.Softplus => UnaryOp.Softplus,
         _ => null,
     };
+
+    /// <summary>
+    /// The alpha and beta the activation's <see cref="UnaryOp"/> takes: PyTorch's defaults (LeakyReLU's
+    /// slope 0.01, ELU's α = 1, Softplus's β = 1 and threshold 20), zero for the rest.
+    /// </summary>
+    public static (double Alpha, double Beta) Parameters(this Activation activation) => activation switch
+    {
+        Activation.LeakyRelu => (0.01, 0),
+        Activation.Elu => (1, 0),
+        Activation.Softplus => (1, 20),
+        _ => (0, 0),
+    };
+
+    /// <summary>
+    /// True when the derivative is not a function of the activation's output (GELU and SiLU are not
+    /// monotonic), so <see cref="IBackend.ActivationBackward"/> is given the activation's input instead.
+    /// </summary>
+    public static bool SlopeFromInput(this Activation activation) =>
+        activation is Activation.Gelu or Activation.GeluTanh or Activation.Silu;
 }

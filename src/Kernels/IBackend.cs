@@ -122,7 +122,10 @@ public interface IBackend : IDisposable
     /// <summary>
     /// The backward of an activation applied in a GEMM epilogue, with the bias gradient in the same
     /// pass: dz = grad ⊙ activation′, the derivative written in terms of the activation's output y
-    /// (ReLU: y &gt; 0; sigmoid: y(1 − y); tanh: 1 − y²; none: 1), and, when <paramref name="biasGrad"/>
+    /// (ReLU: y &gt; 0; sigmoid: y(1 − y); tanh: 1 − y²; LeakyReLU: y &gt; 0 ? 1 : 0.01; ELU: y &gt; 0 ? 1 : y + 1;
+    /// Softplus: y &gt; 20 ? 1 : −expm1(−y); none: 1) or, for the activations whose derivative is not a
+    /// function of y (<see cref="ActivationOps.SlopeFromInput"/>: GELU, its tanh form, SiLU), of its input z,
+    /// which <paramref name="output"/> then holds; and, when <paramref name="biasGrad"/>
     /// is given, biasGrad[j] = Σᵣ dz[r, j]. grad, output and dz are [rows, features], biasGrad is [features].
     /// </summary>
     void ActivationBackward(StridedView grad, StridedView output, Activation activation, StridedView dz, StridedView? biasGrad) =>

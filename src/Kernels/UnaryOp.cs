@@ -36,6 +36,24 @@ public enum UnaryOp
     Affine,
     /// <summary>min(max(x, alpha), beta); either bound may be ±∞</summary>
     Clamp,
+    /// <summary>The error function erf x (floating only)</summary>
+    Erf,
+    /// <summary>ln(1 + x), accurate near 0 (floating only)</summary>
+    Log1p,
+    /// <summary>eˣ − 1, accurate near 0 (floating only)</summary>
+    Expm1,
+    /// <summary>GELU x·Φ(x), Φ the standard normal CDF (floating only)</summary>
+    Gelu,
+    /// <summary>GELU's tanh approximation x/2·(1 + tanh(√(2/π)(x + 0.044715x³))) (floating only)</summary>
+    GeluTanh,
+    /// <summary>SiLU x·σ(x) (floating only)</summary>
+    Silu,
+    /// <summary>LeakyReLU: x for x &gt; 0, else alpha·x (floating only)</summary>
+    LeakyRelu,
+    /// <summary>ELU: x for x &gt; 0, else alpha·(eˣ − 1) (floating only)</summary>
+    Elu,
+    /// <summary>Softplus with β = alpha and threshold = beta: x where βx &gt; threshold, else ln(1 + e^(βx))/β (floating only)</summary>
+    Softplus,
 }
 
 /// <summary>
@@ -58,6 +76,11 @@ internal static class UnaryOps
 {
     private static readonly double[] s_kinks = [0, -0.5, 0.75];
     private static readonly double[] s_positives = [1, 4];
+    private static readonly double[] s_small = [1e-10, -1e-10, 1e-5, -1e-5];
+    // Where erf and erfc switch between the series and the continued fraction (see SpecialFunctions).
+    private static readonly double[] s_erfSwitch = [0, 2.5, -2.5, 2.4999, 2.5001, 1.25, -1.25, 1.5, -1.5];
+    // ±√2 × erfc's switches (1.25 float, 1.5 double): where the normal CDF inside GELU changes method.
+    private static readonly double[] s_geluSpecials = [0, 1.7677, -1.7677, 1.7678, -1.7678, 2.1213, -2.1213, 2.1214, -2.1214];
 
     private static readonly UnaryOpInfo[] s_all =
     [
@@ -76,6 +99,15 @@ internal static class UnaryOps
         new(UnaryOp.PowScalar, (x, a, _) => Math.Pow(x, a), Integer: false, Exact: false, 0.1, 3),
         new(UnaryOp.Affine, (x, a, b) => a * x + b, Integer: true, Exact: false, -3, 3),
         new(UnaryOp.Clamp, (x, a, b) => double.IsNaN(x) ? double.NaN : Math.Min(Math.Max(x, a), b), Integer: true, Exact: true, -3, 3, Specials: s_kinks),
+        new(UnaryOp.Erf, (x, _, _) => SpecialFunctions.Erf(x), Integer: false, Exact: false, -4, 4, Specials: s_erfSwitch),
+        new(UnaryOp.Log1p, (x, _, _) => SpecialFunctions.Log1p(x), Integer: false, Exact: false, -0.9, 5, Specials: s_small),
+        new(UnaryOp.Expm1, (x, _, _) => SpecialFunctions.Expm1(x), Integer: false, Exact: false, -5, 5, Specials: s_small),
+        new(UnaryOp.Gelu, (x, _, _) => SpecialFunctions.Gelu(x), Integer: false, Exact: false, -6, 6, Specials: s_geluSpecials),
+        new(UnaryOp.GeluTanh, (x, _, _) => SpecialFunctions.GeluTanh(x), Integer: false, Exact: false, -6, 6),
+        new(UnaryOp.Silu, (x, _, _) => SpecialFunctions.Silu(x), Integer: false, Exact: false, -8, 8),
+        new(UnaryOp.LeakyRelu, (x, a, _) => SpecialFunctions.LeakyRelu(x, a), Integer: false, Exact: false, -3, 3, Specials: s_kinks),
+        new(UnaryOp.Elu, (x, a, _) => SpecialFunctions.Elu(x, a), Integer: false, Exact: false, -4, 3, Specials: s_kinks),
+        new(UnaryOp.Softplus, (x, a, b) => SpecialFunctions.Softplus(x, a, b), Integer: false, Exact: false, -8, 8),
     ];
 
     /// <summary>Every registered op, in enum order.</summary>

@@ -13,7 +13,10 @@ public static partial class Functional
     /// y = activation(x·Wᵀ + b) for x = [..., in], W = [out, in], b = [out] (PyTorch's <c>F.linear</c> followed
     /// by the activation), computed by one GEMM whose epilogue adds the bias and applies the activation
     /// while each tile is in cache. Backward: dZ = g ⊙ activation′ (from the saved output), dX = dZ·W,
-    /// dW = dZᵀ·X (written dense in W's layout), db = Σ dZ over rows.
+    /// dW = dZᵀ·X (written dense in W's layout), db = Σ dZ over rows. GELU and SiLU, whose derivative
+    /// needs the pre-activation Z (<see cref="ActivationOps.SlopeFromInput"/>), keep Z instead when the op is
+    /// recorded: the GEMM writes Z and one elementwise launch the output. The fused activations take
+    /// PyTorch's default parameters (<see cref="ActivationOps.Parameters"/>).
     /// </summary>
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null, Activation activation = Activation.None)
     {
@@ -41,6 +44,10 @@ public static partial class Functional
         int rows = (int)(input.NumElements / Math.Max(inFeatures, 1));
         int[] outShape = [.. input.Shape[..^1], outFeatures];
         var y = Tensor.Empty(outShape, input.DType, input.Device, op);
+        Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
+        // Z for the backward of an activation whose derivative is not a function of its output.
+        var z = activation.SlopeFromInput() && Tensor.WillRecord(inputs) ? Tensor.Empty(outShape, input.DType, input.Device, op) : null;
+        var (alpha, beta) = activation.Parameters();
         if (y.NumElements > 0)
         {
             var x2 = RowsView(input, rows, inFeatures, out var copy);
@@ -48,21 +55,27 @@ public static partial class Functional
             {
                 var wt = new StridedView(weight.Buffer, [1, inFeatures, outFeatures], [0, weight.Strides[1], weight.Strides[0]], weight.Offset);
                 var c = StridedView.Contiguous(y.Buffer, [1, rows, outFeatures]);
+                var zc = z is null ? c : StridedView.Contiguous(z.Buffer, [1, rows, outFeatures]);
                 StridedView? b = bias is null ? null : new StridedView(bias.Buffer, [1, rows, outFeatures], [0, 0, bias.Strides[0]], bias.Offset);
                 if (inFeatures == 0)
                 {
-                    input.Backend.Fill(c, 0);
-                    if (b is { } bv) input.Backend.Binary(BinaryOp.Add, c, bv, c);
-                    if (activation.ToUnaryOp() is { } act) input.Backend.Unary(act, c, c);
+                    input.Backend.Fill(zc, 0);
+                    if (b is { } bv) input.Backend.Binary(BinaryOp.Add, zc, bv, zc);
+                    if (activation.ToUnaryOp() is { } act) input.Backend.Unary(act, zc, c, alpha, beta);
                 }
-                else input.Backend.MatMulEpilogue(x2, wt, c, b, activation);
+                else if (z is null) input.Backend.MatMulEpilogue(x2, wt, c, b, activation);
+                else
+                {
+                    input.Backend.MatMulEpilogue(x2, wt, zc, b, Activation.None);
+                    input.Backend.Unary(activation.ToUnaryOp()!.Value, zc, c, alpha, beta);
+                }
             }
         }
 
-        Tensor[] inputs = bias is null ? [input, weight] : [input, weight, bias];
-        Tensor[] save = activation == Activation.None ? [input, weight] : [input, weight, y];
+        // The slope's argument: the output, or Z (see ActivationOps.SlopeFromInput); Z is a temporary the node owns.
+        Tensor[] save = activation == Activation.None ? [input, weight] : [input, weight, z ?? y];
         var inputShape = input.ShapeArray;
-        return Tensor.Record(y, $"Linear({activation})", inputs, save, (g, s) =>
+        var result = Tensor.Record(y, $"Linear({activation})", inputs, save, (g, s) =>
         {
             Tensor? dx = null, dw = null, db = null;
             bool wantBias = bias is not null && bias.RequiresGrad;
@@ -80,6 +93,8 @@ public static partial class Functional
             if (wantBias && db is null) db = dz2.Sum(0);
             return bias is null ? [dx, dw] : [dx, dw, db];
         });
+        z?.Dispose(); // the node keeps its saved alias
+        return result;
     }
 
     // The helpers below run inside the VJP, whose scope frees their temporaries.
@@ -100,11 +115,17 @@ public static partial class Functional
         return dz;
     }
 
-    /// <summary>g ⊙ activation′, with the derivative written in terms of the activation's output y.</summary>
+    /// <summary>g ⊙ activation′, with the derivative written in terms of the activation's output y (or its input, see <see cref="ActivationOps.SlopeFromInput"/>).</summary>
     private static Tensor ActivationBackward(Tensor g, Tensor? y, Activation activation)
     {
         return activation switch
         {
+            Activation.Gelu => g * Tensor.GeluSlope(y!),
+            Activation.GeluTanh => g * Tensor.GeluTanhSlope(y!),
+            Activation.Silu => g * Tensor.SiluSlope(y!),
+            Activation.LeakyRelu => Tensor.Where(y!.Gt(0), g, g * activation.Parameters().Alpha),
+            Activation.Elu => Tensor.Where(y!.Gt(0), g, g * (y! + activation.Parameters().Alpha)),                  // y > 0 ? 1 : y + α
+            Activation.Softplus => Tensor.Where(y!.Gt(activation.Parameters().Beta), g, (g * y!.Neg().Expm1()).Neg()), // σ(x) = −expm1(−y); 1 where the threshold made y = x
             Activation.Relu => g * y!.Gt(0),
             Activation.Sigmoid => g * (y! * (1.0 - y!)),
             Activation.Tanh => g * (1.0 - y! * y!),

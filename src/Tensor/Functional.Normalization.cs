@@ -22,8 +22,8 @@ public static partial class Functional
         ArgumentNullException.ThrowIfNull(normalizedShape);
         input.ThrowIfDisposed(op);
         int k = normalizedShape.Length;
-        if (k == 0 || k > input.Rank || !ShapeUtil.SameShape(input.Shape[^k..], normalizedShape))
-            throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.Shape)} must end in the normalized shape {ShapeUtil.Format(normalizedShape)}.");
+        if (k == 0 || k > input.Rank || !ShapeUtil.SameShape(input.ShapeArray[^k..], normalizedShape))
+            throw new ArgumentException($"{op}: input {ShapeUtil.Format(input.ShapeArray)} must end in the normalized shape {ShapeUtil.Format(normalizedShape)}.");
         if (!input.DType.IsFloating()) throw new ArgumentException($"{op}: input must be floating; got {input.DType.Name()}.");
         CheckAffine(op, input, weight, "weight", normalizedShape);
         CheckAffine(op, input, bias, "bias", normalizedShape);
@@ -35,7 +35,7 @@ public static partial class Functional
         using var normalized2 = NormalizeRows(op, x2, eps, columns: false, out var mean, out var rstd);
         mean.Dispose();
         rstd.Dispose();
-        using var normalized = normalized2.Reshape(input.Shape);
+        using var normalized = normalized2.Reshape(input.ShapeArray);
         return ApplyAffine(normalized, weight, bias);
     }
 
@@ -61,7 +61,7 @@ public static partial class Functional
         ArgumentNullException.ThrowIfNull(input);
         input.ThrowIfDisposed(op);
         if (input.Rank is not (2 or 3))
-            throw new ArgumentException($"{op}: input must be [batch, channels] or [batch, channels, length]; got {ShapeUtil.Format(input.Shape)}.");
+            throw new ArgumentException($"{op}: input must be [batch, channels] or [batch, channels, length]; got {ShapeUtil.Format(input.ShapeArray)}.");
         if (!input.DType.IsFloating()) throw new ArgumentException($"{op}: input must be floating; got {input.DType.Name()}.");
         int channels = input.Shape[1];
         if ((runningMean is null) != (runningVar is null))
@@ -72,7 +72,7 @@ public static partial class Functional
             t.ThrowIfDisposed(op);
             Tensor.CheckSameDevice(op, input, t);
             if (t.Rank != 1 || t.Shape[0] != channels || !t.DType.IsFloating())
-                throw new ArgumentException($"{op}: {name} must be a floating [{channels}] tensor for input {ShapeUtil.Format(input.Shape)}; got {t.DType.Name()} {ShapeUtil.Format(t.Shape)}.");
+                throw new ArgumentException($"{op}: {name} must be a floating [{channels}] tensor for input {ShapeUtil.Format(input.ShapeArray)}; got {t.DType.Name()} {ShapeUtil.Format(t.ShapeArray)}.");
         }
         CheckAffine(op, input, weight, "weight", [channels]);
         CheckAffine(op, input, bias, "bias", [channels]);
@@ -86,7 +86,7 @@ public static partial class Functional
         if (useBatch)
         {
             if (samples <= 1 && channels > 0)
-                throw new ArgumentException($"{op}: training needs more than one value per channel; got input {ShapeUtil.Format(input.Shape)}.");
+                throw new ArgumentException($"{op}: training needs more than one value per channel; got input {ShapeUtil.Format(input.ShapeArray)}.");
             normalized2 = NormalizeRows(op, x2, eps, columns: true, out var mean, out var rstd);
             using (mean)
             using (rstd)
@@ -137,8 +137,8 @@ public static partial class Functional
         if (t is null) return;
         t.ThrowIfDisposed(op);
         Tensor.CheckSameDevice(op, input, t);
-        if (!ShapeUtil.SameShape(t.Shape, shape) || t.DType != input.DType)
-            throw new ArgumentException($"{op}: {name} must be {ShapeUtil.Format(shape)} {input.DType.Name()}; got {ShapeUtil.Format(t.Shape)} {t.DType.Name()}.");
+        if (!ShapeUtil.SameShape(t.ShapeArray, shape) || t.DType != input.DType)
+            throw new ArgumentException($"{op}: {name} must be {ShapeUtil.Format(shape)} {input.DType.Name()}; got {ShapeUtil.Format(t.ShapeArray)} {t.DType.Name()}.");
     }
 
     /// <summary>normalized·weight + bias (either may be null), broadcast; a new tensor the caller owns.</summary>
@@ -159,7 +159,7 @@ public static partial class Functional
     private static Tensor NormalizeRows(string op, Tensor x, double eps, bool columns, out Tensor mean, out Tensor rstd)
     {
         int rows = columns ? x.Shape[1] : x.Shape[0], n = columns ? x.Shape[0] : x.Shape[1];
-        var y = Tensor.Empty(x.Shape, x.DType, x.Device, op);
+        var y = Tensor.Empty(x.ShapeArray, x.DType, x.Device, op);
         mean = Tensor.Empty([rows], x.DType, x.Device, op);
         rstd = Tensor.Empty([rows], x.DType, x.Device, op);
         if (rows > 0 && n > 0) x.Backend.Normalize(RowsView(x, columns), RowsView(y, columns), mean.AsView(), rstd.AsView(), eps);
@@ -174,7 +174,7 @@ public static partial class Functional
         {
             if (!Tape.GradMode.IsEnabled)
             {
-                var dx = Tensor.Empty(g.Shape, g.DType, g.Device, op);
+                var dx = Tensor.Empty(g.ShapeArray, g.DType, g.Device, op);
                 if (rows > 0 && n > 0) g.Backend.NormalizeBackward(RowsView(g, columns), RowsView(s[1], columns), s[2].AsView(), RowsView(dx, columns));
                 return [dx];
             }

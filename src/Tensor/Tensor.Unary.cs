@@ -149,6 +149,142 @@ public sealed partial class Tensor
         var y = Map("Clamp", UnaryOp.Clamp, a, b, floatingOnly: false);
         return Record(y, "Clamp", [this], [this], (g, s) => [g * (s[0].Ge(a) * s[0].Le(b))]);
     }
+
+    /// <summary>The error function erf x = (2/√π)∫₀ˣ e^(−t²) dt.</summary>
+    [UnaryKernel(UnaryOp.Erf)]
+    public Tensor Erf()
+    {
+        var y = Map("Erf", UnaryOp.Erf);
+        // d/dx erf x = (2/√π)·e^(−x²)
+        return Record(y, "Erf", [this], [this], (g, s) => [g * ((s[0] * s[0]).Neg().Exp() * TwoOverSqrtPi)]);
+    }
+
+    /// <summary>ln(1 + x), accurate where x is near 0 (PyTorch's <c>log1p</c>).</summary>
+    [UnaryKernel(UnaryOp.Log1p)]
+    public Tensor Log1p()
+    {
+        var y = Map("Log1p", UnaryOp.Log1p);
+        return Record(y, "Log1p", [this], [this], (g, s) => [g / (s[0] + 1.0)]);
+    }
+
+    /// <summary>eˣ − 1, accurate where x is near 0 (PyTorch's <c>expm1</c>).</summary>
+    [UnaryKernel(UnaryOp.Expm1)]
+    public Tensor Expm1()
+    {
+        var y = Map("Expm1", UnaryOp.Expm1);
+        return Record(y, "Expm1", [this], [y], (g, s) => [g * (s[0] + 1.0)]);
+    }
+
+    /// <summary>
+    /// GELU (PyTorch's <c>gelu</c>): x·Φ(x) with Φ the standard normal CDF, Φ(x) = (1 + erf(x/√2))/2, or with
+    /// <paramref name="approximate"/> = "tanh" the approximation x/2·(1 + tanh(√(2/π)(x + 0.044715x³))).
+    /// </summary>
+    /// <param name="approximate">"none" (the exact erf form) or "tanh".</param>
+    [UnaryKernel(UnaryOp.Gelu)]
+    public Tensor Gelu(string approximate = "none")
+    {
+        if (approximate == "tanh") return GeluTanh();
+        if (approximate != "none")
+            throw new ArgumentException($"Gelu: approximate must be \"none\" or \"tanh\"; got \"{approximate}\".", nameof(approximate));
+        var y = Map("Gelu", UnaryOp.Gelu);
+        return Record(y, "Gelu", [this], [this], (g, s) => [g * GeluSlope(s[0])]);
+    }
+
+    /// <summary>GELU's tanh approximation (<see cref="Gelu"/> with approximate = "tanh").</summary>
+    [UnaryKernel(UnaryOp.GeluTanh)]
+    internal Tensor GeluTanh()
+    {
+        var y = Map("Gelu", UnaryOp.GeluTanh);
+        return Record(y, "Gelu(tanh)", [this], [this], (g, s) => [g * GeluTanhSlope(s[0])]);
+    }
+
+    /// <summary>SiLU (swish) x·σ(x) (PyTorch's <c>silu</c>).</summary>
+    [UnaryKernel(UnaryOp.Silu)]
+    public Tensor Silu()
+    {
+        var y = Map("Silu", UnaryOp.Silu);
+        return Record(y, "Silu", [this], [this], (g, s) => [g * SiluSlope(s[0])]);
+    }
+
+    /// <summary>LeakyReLU: x where x &gt; 0, else negativeSlope·x (PyTorch's <c>leaky_relu</c>; the gradient at 0 is the slope).</summary>
+    /// <param name="negativeSlope">The slope for negative inputs.</param>
+    [UnaryKernel(UnaryOp.LeakyRelu)]
+    public Tensor LeakyRelu(double negativeSlope = 0.01)
+    {
+        var y = Map("LeakyRelu", UnaryOp.LeakyRelu, negativeSlope);
+        return Record(y, "LeakyRelu", [this], [this], (g, s) =>
+        {
+            using var positive = s[0].Gt(0);
+            return [Where(positive, g, g * negativeSlope)];
+        });
+    }
+
+    /// <summary>ELU: x where x &gt; 0, else α(eˣ − 1) (PyTorch's <c>elu</c>).</summary>
+    /// <param name="alpha">The value −α approached for large negative x.</param>
+    [UnaryKernel(UnaryOp.Elu)]
+    public Tensor Elu(double alpha = 1)
+    {
+        var y = Map("Elu", UnaryOp.Elu, alpha);
+        return Record(y, "Elu", [this], [this], (g, s) =>
+        {
+            using var positive = s[0].Gt(0);
+            return [Where(positive, g, g * (s[0].Exp() * alpha))];
+        });
+    }
+
+    /// <summary>
+    /// Softplus ln(1 + e^(βx))/β (PyTorch's <c>softplus</c>): x itself where βx &gt; <paramref name="threshold"/>,
+    /// for numerical stability. The gradient is σ(βx), or 1 above the threshold.
+    /// </summary>
+    /// <param name="beta">β.</param>
+    /// <param name="threshold">Above this βx the function is taken as linear.</param>
+    [UnaryKernel(UnaryOp.Softplus)]
+    public Tensor Softplus(double beta = 1, double threshold = 20)
+    {
+        if (beta == 0) throw new ArgumentException("Softplus: beta must not be 0 (the function divides by it).", nameof(beta));
+        var y = Map("Softplus", UnaryOp.Softplus, beta, threshold);
+        return Record(y, "Softplus", [this], [this], (g, s) =>
+        {
+            using var bx = s[0] * beta;
+            using var linear = bx.Gt(threshold);
+            return [Where(linear, g, g * bx.Sigmoid())];
+        });
+    }
+
+    private const double TwoOverSqrtPi = 1.1283791670955126, OneOverSqrt2 = 0.7071067811865476, OneOverSqrt2Pi = 0.3989422804014327;
+    private const double SqrtTwoOverPi = 0.7978845608028654, GeluTanhC = 0.044715;
+
+    /// <summary>GELU′(x) = Φ(x) + x·φ(x), in differentiable ops.</summary>
+    internal static Tensor GeluSlope(Tensor x)
+    {
+        using var erf = (x * OneOverSqrt2).Erf();
+        using var cdf = erf * 0.5 + 0.5;
+        using var pdf = (x * x * -0.5).Exp() * OneOverSqrt2Pi;
+        using var xpdf = x * pdf;
+        return cdf + xpdf;
+    }
+
+    /// <summary>
+    /// The tanh approximation's derivative in differentiable ops: with u = √(2/π)(x + 0.044715x³) and
+    /// s = σ(2u) (so that (1 + tanh u)/2 = s and 1 − tanh²u = 4s(1 − s)), s·(1 + 2x(1 − s)·√(2/π)(1 + 3·0.044715x²)).
+    /// </summary>
+    internal static Tensor GeluTanhSlope(Tensor x)
+    {
+        using var x2 = x * x;
+        using var inner = x * (x2 * GeluTanhC + 1.0) * (2 * SqrtTwoOverPi);
+        using var s = inner.Sigmoid();
+        using var dInner = x2 * (3 * GeluTanhC * SqrtTwoOverPi) + SqrtTwoOverPi;
+        using var rest = x * 2.0 * (1.0 - s) * dInner + 1.0;
+        return s * rest;
+    }
+
+    /// <summary>SiLU′(x) = σ(x)(1 + x(1 − σ(x))), in differentiable ops.</summary>
+    internal static Tensor SiluSlope(Tensor x)
+    {
+        using var sigma = x.Sigmoid();
+        using var inner = x * (1.0 - sigma) + 1.0;
+        return sigma * inner;
+    }
 }
 
 /// <summary>Marks the tensor method that computes a <see cref="UnaryOp"/>, so the test suites find it from the op.</summary>

@@ -273,7 +273,7 @@ internal sealed class ClassTargets : IDisposable
     {
         if (weight is null) return null;
         if (weight.Rank != 1 || !weight.DType.IsFloating())
-            throw new ArgumentException($"{name}: weight must be a floating [classes] tensor; got {weight.DType.Name()} {Parameter.Format(weight.Shape)}.", nameof(weight));
+            throw new ArgumentException($"{name}: weight must be a floating [classes] tensor; got {weight.DType.Name()} {Parameter.Format(weight.ShapeArray)}.", nameof(weight));
         return weight;
     }
 
@@ -282,7 +282,7 @@ internal sealed class ClassTargets : IDisposable
     {
         if (weight is null) return null;
         if (weight.Shape[0] != input.Shape[1])
-            throw new ArgumentException($"{name}: weight {Parameter.Format(weight.Shape)} must have one entry per class of the {Parameter.Format(input.Shape)} input ([{input.Shape[1]}]).");
+            throw new ArgumentException($"{name}: weight {Parameter.Format(weight.ShapeArray)} must have one entry per class of the {Parameter.Format(input.ShapeArray)} input ([{input.Shape[1]}]).");
         using var onDevice = weight.Device == input.Device ? weight.Alias() : weight.To(input.Device);
         return onDevice.To(input.DType);
     }

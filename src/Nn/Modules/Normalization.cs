@@ -133,7 +133,7 @@ public sealed class BatchNorm1d : Module
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank is not (2 or 3) || input.Shape[1] != NumFeatures)
-            throw new ArgumentException($"BatchNorm1d({NumFeatures}): input must be [batch, {NumFeatures}] or [batch, {NumFeatures}, length]; got {Parameter.Format(input.Shape)}.");
+            throw new ArgumentException($"BatchNorm1d({NumFeatures}): input must be [batch, {NumFeatures}] or [batch, {NumFeatures}, length]; got {Parameter.Format(input.ShapeArray)}.");
         double momentum = Momentum ?? 0;
         if (IsTraining && NumBatchesTracked is { } count)
         {

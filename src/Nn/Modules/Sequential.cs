@@ -32,8 +32,8 @@ public sealed class Sequential : Module
         for (int i = 0; i < _layers.Count; i++)
         {
             var layer = _layers[i];
-            // A Linear followed by ReLU/Sigmoid/Tanh runs as one fused op (the activation in the GEMM's epilogue).
-            var fused = layer is Linear && i + 1 < _layers.Count ? FusableActivation(_layers[i + 1]) : Kernels.Activation.None;
+            // A Linear followed by an activation with a fused form (Activations.Fusable) runs as one fused op (the activation in the GEMM's epilogue).
+            var fused = layer is Linear && i + 1 < _layers.Count ? Activations.Fusable(_layers[i + 1]) : Kernels.Activation.None;
             if (fused != Kernels.Activation.None) i++;
             var y = fused != Kernels.Activation.None ? ((Linear)layer).Forward(x, fused) : layer.Forward(x);
             if (!ReferenceEquals(x, input)) x.Dispose();
@@ -41,12 +41,4 @@ public sealed class Sequential : Module
         }
         return x;
     }
-
-    private static Kernels.Activation FusableActivation(Module next) => next switch
-    {
-        ReLU => Kernels.Activation.Relu,
-        Sigmoid => Kernels.Activation.Sigmoid,
-        Tanh => Kernels.Activation.Tanh,
-        _ => Kernels.Activation.None,
-    };
 }

@@ -112,6 +112,19 @@ public sealed class GradCheckTests
         Unary("x/4", x => x / 4, Wide),
         Unary("4/x", x => 4 / x, NonZero),
         Unary("-x", x => -x, Wide),
+        // user-defined ops (Autograd.Function)
+        Unary("Custom Cube", x => new CustomFunctionTests.Cube().Apply(x), Wide),
+        Unary("Custom Softplus", x => new CustomFunctionTests.MySoftplus(1.5).Apply(x), Wide),
+        Binary("Custom MulAdd", (a, b) => new CustomFunctionTests.MulAdd().Apply(a, b), Wide, Wide),
+        Unary("Gelu", x => x.Gelu(), Gen.Uniform(-4, 4)),
+        Unary("Gelu(tanh)", x => x.Gelu("tanh"), Gen.Uniform(-4, 4)),
+        Unary("LeakyRelu", x => x.LeakyRelu(), NonZero),
+        Unary("LeakyRelu(0.2)", x => x.LeakyRelu(0.2), NonZero),
+        Unary("Elu", x => x.Elu(), NonZero),
+        Unary("Elu(1.5)", x => x.Elu(1.5), NonZero),
+        Unary("Softplus", x => x.Softplus(), Wide),
+        // β = 4, threshold 4: βx crosses the threshold at x = 1 (kept away from it), so both branches are checked.
+        Unary("Softplus(4, 4)", x => x.Softplus(4, 4), Gen.OneOf(-1.7, -0.6, 0.3, 0.8, 1.3, 1.9)),
         Binary("Add", (a, b) => a + b, Wide, Wide),
         Binary("Sub", (a, b) => a - b, Wide, Wide),
         Binary("Mul", (a, b) => a * b, Wide, Wide),
@@ -251,6 +264,8 @@ public sealed class GradCheckTests
         "Exp", "Log", "Sqrt", "Pow(2.5)", "Pow(-1.5)", "Sin", "Cos", "Sigmoid", "Tanh", "Reciprocal", "4/x", "Abs", "Relu", "Clamp(-1,1)",
         "Mul", "Div", "Pow(tensor)", "Maximum", "Where", "Mean(dim, keepDim)", "Max(dim)", "Max()", "Softmax", "LogSoftmax",
         "MatMul 2-D", "MatMul broadcast batch", "Gather", "Gather with a narrower index", "ScatterAdd", "Expand", "Narrow", "Cat",
+        "Erf", "Log1p", "Expm1", "Silu", "Gelu", "Gelu(tanh)", "LeakyRelu", "Elu", "Softplus", "Softplus(4, 4)",
+        "Custom Cube", "Custom Softplus",
     ];
 
     public static TheoryData<string, string> SecondOrderCases => Devices.Cross(SecondOrder);

@@ -61,6 +61,21 @@ public sealed class InPlaceTests
             return (Functional.Linear(a, w, null, Activation.Relu), w);
         },
         ["CrossEntropy"] = a => (Functional.CrossEntropy(a, Tensor.FromArray(new[] { 0, 2 }, device: Dev)), a),
+        ["Erf"] = a => (a.Erf(), a),
+        ["Log1p"] = a => (a.Log1p(), a),
+        ["Expm1"] = a => Output(a.Expm1()),
+        ["Gelu"] = a => (a.Gelu(), a),
+        ["Gelu(tanh)"] = a => (a.Gelu("tanh"), a),
+        ["Silu"] = a => (a.Silu(), a),
+        ["LeakyRelu"] = a => (a.LeakyRelu(), a),
+        ["Elu"] = a => (a.Elu(), a),
+        ["Softplus"] = a => (a.Softplus(), a),
+        ["Linear(Gelu)"] = a =>
+        {
+            var w = Tensor.Full([4, 3], 0.25, DType.Float64, Dev);
+            return (Functional.Linear(a, w, null, Activation.Gelu), w);
+        },
+        ["Cube"] = a => (new CustomFunctionTests.Cube().Apply(a), a),
     };
 
     private static (Tensor, Tensor) Output(Tensor y) => (y, y);

@@ -87,7 +87,7 @@ public sealed class NormalizationGradCheckTests
             Tensor cotangent;
             using (Autograd.NoGrad())
             using (var probe = f(inputs))
-                cotangent = Host.Make(Gen.Values(rng, probe.Shape, Wide), DType.Float64, dev);
+                cotangent = Host.Make(Gen.Values(rng, probe.ShapeArray, Wide), DType.Float64, dev);
             // x ↦ vᵀ ∂f/∂x for a fixed v: its Jacobian is the Hessian of vᵀf.
             Tensor Vjp(Tensor[] xs)
             {

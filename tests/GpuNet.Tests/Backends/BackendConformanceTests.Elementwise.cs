@@ -100,6 +100,10 @@ public sealed partial class BackendConformanceTests
         UnaryOp.Affine => [(2.5, -1.25), (-1, 0), (0, 3), (1e-3, 0.1)],
         UnaryOp.Clamp when dtype == DType.Int32 => [(-2, 3), (-10, -10), (0, 50)],
         UnaryOp.Clamp => [(-0.5, 0.75), (double.NegativeInfinity, 0.3), (-1, double.PositiveInfinity), (0.1, 0.1)],
+        UnaryOp.LeakyRelu => [(0.01, 0), (0.2, 0), (0, 0), (-0.5, 0)],
+        UnaryOp.Elu => [(1, 0), (0.5, 0), (2.5, 0)],
+        // (β, threshold): the default, a sharp β whose threshold falls inside the sampled range, a soft β.
+        UnaryOp.Softplus => [(1, 20), (4, 10), (0.5, 2)],
         _ => [(0, 0)],
     };
 
@@ -170,6 +174,12 @@ public sealed partial class BackendConformanceTests
             UnaryOp.PowScalar => [-3, -2, -0.5, 0, 0.5, 2, 4],
             UnaryOp.Affine => [0, 1, -1, inf, -inf, nan],
             UnaryOp.Clamp => [-inf, -5, -0.5, 0, 0.5, 5, inf],
+            UnaryOp.Erf => [0, -0.0, 1e-10, 0.5, -2.5, 2.5, 6, -6, 30, inf, -inf, nan],
+            UnaryOp.Log1p => [0, -0.0, 1e-10, -1e-10, -1, -0.5, 1e30, inf, nan],
+            UnaryOp.Expm1 => [0, -0.0, 1e-10, -1e-10, -100, 100, 1000, inf, -inf, nan],
+            UnaryOp.Gelu or UnaryOp.GeluTanh or UnaryOp.Silu => [0, 1e-10, -1e-10, 5, -5, 20, -20, 100, -100, inf, nan],
+            UnaryOp.LeakyRelu or UnaryOp.Elu => [0, -0.0, 2, -2, 1e-30, -1e-30, inf, -inf, nan],
+            UnaryOp.Softplus => [0, 1, -1, 19.9, 20, 20.1, 100, -100, inf, -inf, nan],
             _ => [0],
         };
         // PowScalar: integer exponents of negative bases are real numbers (x² of a negative x is not NaN).
@@ -178,6 +188,9 @@ public sealed partial class BackendConformanceTests
             UnaryOp.PowScalar => [(2, 0), (3, 0), (-1, 0), (0, 0), (1, 0)],
             UnaryOp.Affine => [(2, 1), (-0.5, 0)],
             UnaryOp.Clamp => [(-1, 1), (double.NegativeInfinity, 0), (0, double.PositiveInfinity)],
+            UnaryOp.LeakyRelu => [(0.01, 0)],
+            UnaryOp.Elu => [(1, 0)],
+            UnaryOp.Softplus => [(1, 20)],
             _ => [(0, 0)],
         };
         foreach (var (alpha, beta) in parameters)

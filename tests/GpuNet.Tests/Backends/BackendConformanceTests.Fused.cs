@@ -22,6 +22,14 @@ public sealed partial class BackendConformanceTests
         Activation.Relu => double.IsNaN(x) ? x : x > 0 ? x : 0,
         Activation.Sigmoid => 1 / (1 + Math.Exp(-x)),
         Activation.Tanh => Math.Tanh(x),
+        // PyTorch's definitions with its default parameters; Φ(x) from erfc (SpecialFunctions, checked against
+        // independent values in SpecialFunctionTests).
+        Activation.Gelu => x * 0.5 * SpecialFunctions.Erfc(-x / Math.Sqrt(2)),
+        Activation.GeluTanh => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
+        Activation.Silu => x / (1 + Math.Exp(-x)),
+        Activation.LeakyRelu => x > 0 ? x : 0.01 * x,
+        Activation.Elu => x > 0 ? x : Math.Exp(x) - 1,
+        Activation.Softplus => x > 20 ? x : Math.Log(1 + Math.Exp(x)),
         _ => x,
     };
 

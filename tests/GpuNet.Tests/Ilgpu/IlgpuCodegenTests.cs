@@ -108,7 +108,7 @@ public sealed class IlgpuCodegenTests(CodegenFixture fx) : IClassFixture<Codegen
         Assert.Equal(9, all.Count(e => e.Method.Name == "Copy"));
         Assert.Equal(9, all.Count(e => e.Method.Name == "Where"));
         Assert.Equal(2 * 4 + 4, all.Count(e => e.Method.Name == "MatMul")); // float, double, int × 4 tiles
-        Assert.Equal(15 * 2 + 6, all.Count(e => e.Method.Name == "Unary"));
+        Assert.Equal(24 * 2 + 6, all.Count(e => e.Method.Name == "Unary")); // 24 floating ops × 2 dtypes, 6 with Int32
         Assert.Equal(13 * 3 - 2, all.Count(e => e.Method.Name == "Binary"));
         // Register-tiled GEMMs: float and double × (GPU, CPU-accelerator) configs; Int32 takes the square tiles.
         Assert.Equal(2 * 2, all.Count(e => e.Method.Name == "MatMulReg4"));

@@ -15,7 +15,7 @@ public sealed class ActivationBackwardTests
         var data = new TheoryData<string, DType, Activation, string>();
         foreach (var device in BackendDevices.Names)
             foreach (var dtype in new[] { DType.Float32, DType.Float64 })
-                foreach (var act in new[] { Activation.Relu, Activation.Sigmoid, Activation.Tanh, Activation.None })
+                foreach (var act in Enum.GetValues<Activation>())
                     foreach (var layout in new[] { "dense", "strided", "large", "wide", "no-bias" })
                         data.Add(device, dtype, act, layout);
         return data;
@@ -37,7 +37,10 @@ public sealed class ActivationBackwardTests
             Activation.Relu => pre.Relu(),
             Activation.Sigmoid => pre.Sigmoid(),
             Activation.Tanh => pre.Tanh(),
-            _ => pre,
+            Activation.LeakyRelu => pre.LeakyRelu(),
+            Activation.Elu => pre.Elu(),
+            Activation.Softplus => (pre * 12).Softplus(), // both sides of the threshold 20
+            _ => pre, // none, and the activations whose slope is taken of their input (GELU, SiLU)
         };
         if (layout == "strided")
         {
@@ -63,6 +66,13 @@ public sealed class ActivationBackwardTests
                     Activation.Relu => Y[i] > 0 ? 1 : 0,
                     Activation.Sigmoid => Y[i] * (1 - Y[i]),
                     Activation.Tanh => 1 - Y[i] * Y[i],
+                    Activation.LeakyRelu => Y[i] > 0 ? 1 : 0.01,
+                    Activation.Elu => Y[i] > 0 ? 1 : Y[i] + 1, // α eˣ = y + α
+                    Activation.Softplus => Y[i] > 20 ? 1 : 1 - Math.Exp(-Y[i]), // σ(x) = 1 − e^(−softplus x)
+                    // Of the input z: Φ(z) + zφ(z); the tanh form's derivative; σ(z)(1 + z(1 − σ(z))).
+                    Activation.Gelu => 0.5 * SpecialFunctions.Erfc(-Y[i] / Math.Sqrt(2)) + Y[i] * Math.Exp(-Y[i] * Y[i] / 2) / Math.Sqrt(2 * Math.PI),
+                    Activation.GeluTanh => GeluTanhSlope(Y[i]),
+                    Activation.Silu => 1 / (1 + Math.Exp(-Y[i])) * (1 + Y[i] * (1 - 1 / (1 + Math.Exp(-Y[i])))),
                     _ => 1,
                 };
                 double want = G[i] * slope;
@@ -72,6 +82,13 @@ public sealed class ActivationBackwardTests
         if (gotDb is null) return;
         for (int j = 0; j < features; j++)
             Assert.True(Math.Abs(sums[j] - gotDb[j]) <= tol * rows * Math.Max(1, Math.Abs(sums[j])), $"biasGrad[{j}]: expected {sums[j]:R}, got {gotDb[j]:R}");
+    }
+
+    // d/dz of z/2·(1 + tanh u), u = √(2/π)(z + 0.044715z³): (1 + t)/2 + z/2·(1 − t²)·du/dz.
+    private static double GeluTanhSlope(double z)
+    {
+        double k = Math.Sqrt(2 / Math.PI), t = Math.Tanh(k * (z + 0.044715 * z * z * z));
+        return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * k * (1 + 3 * 0.044715 * z * z);
     }
 
     [Fact]

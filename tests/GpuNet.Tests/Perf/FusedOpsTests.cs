@@ -26,6 +26,12 @@ public class FusedOpsTests
             Activation.Relu => z.Relu(),
             Activation.Sigmoid => z.Sigmoid(),
             Activation.Tanh => z.Tanh(),
+            Activation.Gelu => z.Gelu(),
+            Activation.GeluTanh => z.Gelu("tanh"),
+            Activation.Silu => z.Silu(),
+            Activation.LeakyRelu => z.LeakyRelu(),
+            Activation.Elu => z.Elu(),
+            Activation.Softplus => z.Softplus(),
             _ => z,
         };
     }
@@ -101,6 +107,12 @@ public class FusedOpsTests
     [InlineData(Activation.Sigmoid)]
     [InlineData(Activation.Tanh)]
     [InlineData(Activation.Relu)]
+    [InlineData(Activation.Gelu)]
+    [InlineData(Activation.GeluTanh)]
+    [InlineData(Activation.Silu)]
+    [InlineData(Activation.LeakyRelu)]
+    [InlineData(Activation.Elu)]
+    [InlineData(Activation.Softplus)]
     public void Linear_GradCheck_Float64(Activation act)
     {
         using var scope = Tensor.NewScope();

@@ -187,7 +187,7 @@ public class ManagedFastPathTests
                 var pv = M.V(plain, [1, m, n], cStrides);
                 M.B.MatMul(a, b, pv);
                 M.B.Binary(BinaryOp.Add, pv, bias, pv);
-                if (act.ToUnaryOp() is { } u) M.B.Unary(u, pv, pv);
+                if (act.ToUnaryOp() is { } u) M.B.Unary(u, pv, pv, act.Parameters().Alpha, act.Parameters().Beta);
                 double[] f = dtype == DType.Float32 ? M.Read<float>(fused).Select(x => (double)x).ToArray() : M.Read<double>(fused);
                 double[] p = dtype == DType.Float32 ? M.Read<float>(plain).Select(x => (double)x).ToArray() : M.Read<double>(plain);
                 for (int i = 0; i < f.Length; i++) M.Close(p[i], f[i], dtype == DType.Float32 ? 1e-6 : 1e-14, $"{act} {dtype} [{i}]");
