@@ -1,3 +1,6 @@
+using GpuNet.Distributed.Mpi;
+using GpuNet.Kernels;
+using GpuNet.Kernels.Managed;
 using GpuNet.Nn;
 
 namespace GpuNet.Distributed;
@@ -10,9 +13,9 @@ namespace GpuNet.Distributed;
 /// <remarks>
 /// Buckets are filled from the last parameter to the first, the order in which backward produces gradients, and hold
 /// parameters of one dtype and device, at most <see cref="BucketBytes"/> bytes (a larger parameter is a bucket of its
-/// own). GpuNet's autograd engine has no per-parameter "gradient ready" hook, so the reductions start after backward
-/// returns, one bucket after the other; what bucketing buys here is few large messages instead of one per parameter,
-/// with a bounded extra buffer.
+/// own). With <see cref="BeginBackward"/> before backward, each bucket's reduction starts as soon as its gradients are
+/// in (see there); without it, <see cref="SynchronizeGradients"/> starts them all after backward. Either way a replica
+/// sends few large messages instead of one per parameter, through a bounded extra buffer per bucket.
 /// </remarks>
 public sealed class DataParallel : IDataParallel
 {
@@ -42,6 +45,9 @@ public sealed class DataParallel : IDataParallel
     /// <summary>Elements in each bucket of the last <see cref="SynchronizeGradients"/>, in reduction order.</summary>
     public IReadOnlyList<long> LastBuckets { get; private set; } = [];
 
+    private readonly Dictionary<Parameter, IDisposable> _hooked = new((IEqualityComparer<Parameter>)ReferenceEqualityComparer.Instance);
+    private Reduction? _pending;
+
     /// <inheritdoc />
     public void Broadcast(IReadOnlyList<Tensor> tensors)
     {
@@ -51,40 +57,160 @@ public sealed class DataParallel : IDataParallel
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Each parameter gets a hook (<see cref="Tensor.RegisterPostAccumulateGradHook"/>) the first time it is seen: as soon
+    /// as backward has accumulated the last gradient of a bucket, and every bucket before it has started, the bucket is
+    /// flattened, weighted and its all-reduce started (MPI's non-blocking <c>MPI_Iallreduce</c> for tensors on the CPU
+    /// device), so that communication overlaps the rest of backward. Buckets start in plan order on every rank, as
+    /// MPI requires of collectives; one whose gradients never come (an empty share) starts in
+    /// <see cref="SynchronizeGradients"/>.
+    /// </remarks>
+    public void BeginBackward(IReadOnlyList<Parameter> parameters, double weight)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (_pending is not null)
+            throw new InvalidOperationException("DataParallel.BeginBackward: the gradients of the previous backward were not synchronized; call SynchronizeGradients after each backward.");
+        var step = new Reduction(this, parameters, weight);
+        foreach (var p in step.Buckets.SelectMany(b => b))
+            if (!_hooked.ContainsKey(p)) _hooked[p] = p.Data.RegisterPostAccumulateGradHook(_ => _pending?.Ready(p));
+        _pending = step;
+    }
+
+    /// <inheritdoc />
     public void SynchronizeGradients(IReadOnlyList<Parameter> parameters, double weight)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        var buckets = Plan(parameters, BucketBytes);
-        using var noGrad = Autograd.NoGrad();
-        foreach (var bucket in buckets)
+        var step = _pending ?? new Reduction(this, parameters, weight);
+        _pending = null;
+        using (step)
         {
-            using var scope = Tensor.NewScope();
-            var first = bucket[0];
-            long total = bucket.Sum(p => p.NumElements);
-            var flat = Tensor.Zeros([checked((int)total)], first.DType, first.Device);
-            int at = 0;
-            foreach (var p in bucket)
+            step.Finish();
+            if (!step.Matches(parameters, weight))
+                throw new InvalidOperationException("DataParallel.SynchronizeGradients: called with other parameters or another weight than BeginBackward.");
+            LastBuckets = step.Buckets.Select(b => b.Sum(p => p.NumElements)).ToArray();
+            LastStartedDuringBackward = step.StartedEarly;
+        }
+    }
+
+    /// <summary>How many buckets of the last <see cref="SynchronizeGradients"/> started during backward, before it was called.</summary>
+    public int LastStartedDuringBackward { get; private set; }
+
+    // Starts the in-place sum of a flat bucket and returns what waits for it: non-blocking over MPI for a buffer in
+    // (pinned) managed memory, else the communicator's blocking all-reduce, done by the time this returns.
+    private unsafe Action StartSum(Tensor flat)
+    {
+        long n = flat.NumElements;
+        if (Communicator is MpiCommunicator mpi && flat.Buffer is ManagedBuffer managed && n <= MpiCommunicator.MaxCount)
+        {
+            flat.MarkWritten("AllReduce");
+            // The pinned object heap keeps the address valid after the fixed block, until Wait.
+            MpiCommunicator.PendingReduce pending;
+            if (flat.DType == DType.Float32) fixed (float* p = managed.AsSpan<float>()) pending = mpi.StartSum(p + flat.Offset, (int)n);
+            else fixed (double* p = managed.AsSpan<double>()) pending = mpi.StartSum(p + flat.Offset, (int)n);
+            return pending.Wait;
+        }
+        Communicator.AllReduce(flat, ReduceOp.Sum);
+        return static () => { };
+    }
+
+    /// <summary>One backward's buckets: which gradients are in, which reductions have started.</summary>
+    private sealed class Reduction(DataParallel owner, IReadOnlyList<Parameter> parameters, double weight) : IDisposable
+    {
+        private readonly List<(Tensor Flat, Action Wait, List<Parameter> Bucket)> _started = [];
+        private readonly HashSet<Parameter> _ready = new((IEqualityComparer<Parameter>)ReferenceEqualityComparer.Instance);
+        private int[]? _waiting;
+        private Dictionary<Parameter, int>? _bucketOf;
+        private int _next;
+        private bool _finished;
+
+        public List<List<Parameter>> Buckets { get; } = Plan(parameters, owner.BucketBytes);
+
+        public int StartedEarly { get; private set; }
+
+        public bool Matches(IReadOnlyList<Parameter> other, double otherWeight) =>
+            otherWeight == weight && (ReferenceEquals(other, parameters) || other.SequenceEqual(parameters, ReferenceEqualityComparer.Instance));
+
+        /// <summary>A hook: <paramref name="p"/>'s gradient is final for this backward.</summary>
+        public void Ready(Parameter p)
+        {
+            if (_finished) return;
+            _bucketOf ??= Buckets.SelectMany((b, i) => b.Select(q => (q, i))).ToDictionary(x => x.q, x => x.i, (IEqualityComparer<Parameter>)ReferenceEqualityComparer.Instance);
+            _waiting ??= Buckets.Select(b => b.Count).ToArray();
+            if (!_bucketOf.TryGetValue(p, out int bucket)) return;
+            if (!_ready.Add(p))
+                throw new InvalidOperationException($"DataParallel: {p} received a second gradient in one backward pass; call BeginBackward before each backward and SynchronizeGradients after it.");
+            _waiting[bucket]--;
+            while (_next < Buckets.Count && _waiting[_next] == 0)
             {
-                int n = (int)p.NumElements;
-                // A missing gradient (this replica's share of the batch was empty) stays zero.
-                if (p.Grad is { } g) flat.Narrow(0, at, n).CopyFrom(g.Reshape(n));
-                at += n;
-            }
-            if (weight != 1) flat.AffineInPlace(weight);
-            Communicator.AllReduce(flat, ReduceOp.Sum);
-            at = 0;
-            foreach (var p in bucket)
-            {
-                int n = (int)p.NumElements;
-                var summed = flat.Narrow(0, at, n).Reshape([.. p.Shape]);
-                if (p.Grad is { } g) g.CopyFrom(summed);
-                else
-                    using (TensorScope.Suspend())
-                        p.Data.Grad = summed.Clone();
-                at += n;
+                Start(Buckets[_next++]);
+                StartedEarly++;
             }
         }
-        LastBuckets = buckets.Select(b => b.Sum(p => p.NumElements)).ToArray();
+
+        /// <summary>Starts what has not started (in plan order), waits for every reduction and writes the sums back.</summary>
+        public void Finish()
+        {
+            _finished = true;
+            while (_next < Buckets.Count) Start(Buckets[_next++]);
+            using var noGrad = Autograd.NoGrad();
+            foreach (var (flat, wait, bucket) in _started)
+            {
+                wait();
+                using var scope = Tensor.NewScope();
+                int at = 0;
+                foreach (var p in bucket)
+                {
+                    int n = (int)p.NumElements;
+                    var summed = flat.Narrow(0, at, n).Reshape([.. p.Shape]);
+                    if (p.Grad is { } g) g.CopyFrom(summed);
+                    else
+                        using (TensorScope.Suspend())
+                            p.Data.Grad = summed.Clone();
+                    at += n;
+                }
+            }
+        }
+
+        private void Start(List<Parameter> bucket)
+        {
+            using var noGrad = Autograd.NoGrad();
+            Tensor flat;
+            using (Tensor.NewScope())
+            {
+                var first = bucket[0];
+                flat = Tensor.Zeros([checked((int)bucket.Sum(p => p.NumElements))], first.DType, first.Device).DetachFromScope();
+                int at = 0;
+                foreach (var p in bucket)
+                {
+                    int n = (int)p.NumElements;
+                    // A missing gradient (this replica's share of the batch was empty) stays zero.
+                    if (p.Grad is { } g) flat.Narrow(0, at, n).CopyFrom(g.Reshape(n));
+                    at += n;
+                }
+                if (weight != 1) flat.AffineInPlace(weight);
+            }
+            try
+            {
+                _started.Add((flat, owner.StartSum(flat), bucket));
+            }
+            catch
+            {
+                flat.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Frees the flat buffers, after waiting for any reduction still writing into one (an error path).</summary>
+        public void Dispose()
+        {
+            foreach (var (flat, wait, _) in _started)
+            {
+                try { wait(); }
+                catch (MpiException) { } // the reduction failed; its buffer is ours again either way
+                flat.Dispose();
+            }
+            _started.Clear();
+        }
     }
 
     /// <summary>

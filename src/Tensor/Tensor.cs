@@ -232,12 +232,43 @@ public sealed partial class Tensor : IDisposable
         return this;
     }
 
+    private List<Action<Tensor>>? _gradHooks;
+
+    /// <summary>
+    /// Calls <paramref name="hook"/> with this leaf each time a backward pass has accumulated its gradient into
+    /// <see cref="Grad"/> (PyTorch's <c>register_post_accumulate_grad_hook</c>): within one backward, the moment this
+    /// gradient is final. Data-parallel training starts a bucket's all-reduce from it while backward goes on. Dispose
+    /// the result to remove the hook.
+    /// </summary>
+    public IDisposable RegisterPostAccumulateGradHook(Action<Tensor> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        ThrowIfDisposed("RegisterPostAccumulateGradHook");
+        if (!IsLeaf || !RequiresGrad)
+            throw new InvalidOperationException($"RegisterPostAccumulateGradHook: only a leaf that requires grad accumulates a gradient; this {ShapeUtil.Format(ShapeArray)} tensor is {(IsLeaf ? "a leaf that does not require grad" : $"computed by '{GradFn!.Name}'")}.");
+        if (_graphSource is { } source) return source.RegisterPostAccumulateGradHook(hook);
+        (_gradHooks ??= []).Add(hook);
+        return new HookRegistration(this, hook);
+    }
+
+    private sealed class HookRegistration(Tensor leaf, Action<Tensor> hook) : IDisposable
+    {
+        public void Dispose() => leaf._gradHooks?.Remove(hook);
+    }
+
     /// <summary>
     /// Takes a gradient from the engine (which owns it, and hands it on only here): the first becomes
     /// <see cref="Grad"/> as it is when nothing else shares its memory, else a dense copy; later ones are added
     /// in place. Under createGraph the gradient is part of the new graph and is kept, not freed.
     /// </summary>
     private void AccumulateGrad(Tensor g)
+    {
+        AccumulateGradCore(g);
+        if (_gradHooks is { } hooks)
+            foreach (var hook in hooks.ToArray()) hook(this);
+    }
+
+    private void AccumulateGradCore(Tensor g)
     {
         using var suspend = TensorScope.Suspend();
         bool recording = GradMode.IsEnabled;

@@ -17,6 +17,13 @@ public interface IDataParallel
     void Broadcast(IReadOnlyList<Tensor> tensors);
 
     /// <summary>
+    /// Called before the backward pass whose gradients <see cref="SynchronizeGradients"/> will combine (with the same
+    /// arguments): an implementation may start combining each gradient as soon as backward has produced it, so that
+    /// communication overlaps the rest of backward. One backward pass per call. The default does nothing.
+    /// </summary>
+    void BeginBackward(IReadOnlyList<Parameter> parameters, double weight) { }
+
+    /// <summary>
     /// Replaces every gradient of <paramref name="parameters"/> that require one by Σ over replicas of
     /// <paramref name="weight"/> · gradient, in place, so that every replica steps identically. With a mean loss,
     /// <paramref name="weight"/> is this replica's share of the global batch (local samples / global samples), which

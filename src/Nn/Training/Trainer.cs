@@ -83,13 +83,15 @@ public sealed class Trainer
             Tensor? logits = null, loss = null;
             Optimizer.ZeroGrad();
             // A data-parallel replica whose share of a short last batch is empty computes nothing but still takes part in the sum.
+            double share = DataParallel is null ? 1 : (double)n / loader.GlobalBatchLength(batch);
             if (n > 0 || DataParallel is null)
             {
                 logits = Model.Forward(x);
                 loss = LossFunction.Forward(logits, y);
+                DataParallel?.BeginBackward(Optimizer.Parameters, share);
                 loss.Backward();
             }
-            DataParallel?.SynchronizeGradients(Optimizer.Parameters, (double)n / loader.GlobalBatchLength(batch));
+            DataParallel?.SynchronizeGradients(Optimizer.Parameters, share);
             if (MaxGradNorm is { } max) GradClip.ClipGradNorm(Optimizer.Parameters, max);
             Optimizer.Step();
             BatchScheduler?.Step();

@@ -78,11 +78,16 @@ public sealed class DataParallelTests
     private sealed class Solo : ICommunicator
     {
         public int AllReduces;
+        public Action? OnAllReduce;
         public int Rank => 0;
         public int Size => 1;
         public string Name => "solo";
         public void Broadcast(Tensor tensor, int root = 0) { }
-        public void AllReduce(Tensor tensor, ReduceOp op = ReduceOp.Sum) => AllReduces++;
+        public void AllReduce(Tensor tensor, ReduceOp op = ReduceOp.Sum)
+        {
+            AllReduces++;
+            OnAllReduce?.Invoke();
+        }
         public void Broadcast<T>(Span<T> values, int root = 0) where T : unmanaged { }
         public void AllReduce<T>(Span<T> values, ReduceOp op = ReduceOp.Sum) where T : unmanaged { }
         public void Barrier() { }
@@ -112,6 +117,61 @@ public sealed class DataParallelTests
             a.Dispose();
             b.Dispose();
         }
+    }
+
+    [Fact]
+    public void With_BeginBackward_each_bucket_is_reduced_during_backward_as_soon_as_its_gradients_are_in()
+    {
+        using var scope = Tensor.NewScope();
+        using var model = new Mlp([3, 5, 4, 2], seed: 1);
+        var x = Tensor.Randn([6, 3], seed: 2);
+        var labels = Tensor.FromArray(new[] { 0, 1, 1, 0, 1, 0 });
+        var ps = model.Parameters().ToList();
+        var loss = new CrossEntropyLoss();
+
+        // The reference: plain gradients, times the weight.
+        loss.Forward(model.Forward(x), labels).Backward();
+        var expected = ps.Select(p => p.Grad!.ToArray().Select(v => v * 0.25f).ToArray()).ToList();
+        foreach (var p in ps) p.Data.ZeroGrad();
+
+        var solo = new Solo();
+        var firstWeight = ps[0];
+        var seenBeforeFirstLayer = new List<bool>();
+        solo.OnAllReduce = () => seenBeforeFirstLayer.Add(firstWeight.Grad is null);
+        var dp = new DataParallel(solo, bucketBytes: 1); // one parameter per bucket
+        for (int step = 0; step < 2; step++)
+        {
+            foreach (var p in ps) p.Data.ZeroGrad();
+            seenBeforeFirstLayer.Clear();
+            dp.BeginBackward(ps, 0.25);
+            loss.Forward(model.Forward(x), labels).Backward();
+            // Every bucket has started; the last layers' before backward had reached the first layer.
+            Assert.Equal(ps.Count, seenBeforeFirstLayer.Count);
+            Assert.True(seenBeforeFirstLayer[0]);
+            dp.SynchronizeGradients(ps, 0.25);
+            Assert.Equal(ps.Count, dp.LastStartedDuringBackward);
+            for (int i = 0; i < ps.Count; i++) Assert.Equal(expected[i], ps[i].Grad!.ToArray());
+        }
+        Assert.Equal(2 * ps.Count, solo.AllReduces);
+    }
+
+    [Fact]
+    public void BeginBackward_misuse_is_a_clear_error()
+    {
+        using var scope = Tensor.NewScope();
+        using var model = new Mlp([2, 3, 2], seed: 1);
+        var ps = model.Parameters().ToList();
+        var dp = new DataParallel(new Solo(), bucketBytes: 1);
+        dp.BeginBackward(ps, 1);
+        var e = Assert.Throws<InvalidOperationException>(() => dp.BeginBackward(ps, 1));
+        Assert.Contains("SynchronizeGradients", e.Message);
+        // Two backward passes after one BeginBackward: the second would be summed after its bucket left.
+        var x = Tensor.Randn([4, 2], seed: 3);
+        model.Forward(x).Sum().Backward();
+        var twice = Assert.Throws<InvalidOperationException>(() => model.Forward(x).Sum().Backward());
+        Assert.Contains("second gradient", twice.Message);
+        dp.SynchronizeGradients(ps, 1);
+        Assert.Throws<InvalidOperationException>(() => { dp.BeginBackward(ps, 1); dp.SynchronizeGradients(ps, 0.5); });
     }
 
     [Fact]
