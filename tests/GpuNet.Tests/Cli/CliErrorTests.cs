@@ -47,7 +47,7 @@ public sealed partial class CliErrorTests
         { ["train", "--momentum", "1.5"], ["--momentum"] },
         { ["train", "--weight-decay", "-0.1"], ["--weight-decay"] },
         { ["train", "--hidden", "64,x"], ["--hidden", "'x'"] },
-        { ["train", "--activation", "gelu"], ["--activation", "'gelu'", "relu", "tanh"] },
+        { ["train", "--activation", "swish"], ["--activation", "'swish'", "relu", "gelu", "softplus"] },
         { ["train", "--optimizer", "lbfgs"], ["--optimizer", "'lbfgs'", "adamw", "rmsprop"] },
         { ["train", "--schedule", "linear"], ["--schedule", "'linear'", "cosine"] },
         { ["train", "--device", "tpu"], ["--device", "tpu"] },
@@ -66,7 +66,7 @@ public sealed partial class CliErrorTests
     {
         var train = Gpunet.Run("train", "--help");
         Assert.Equal(0, train.ExitCode);
-        Assert.Contains("<relu|sigmoid|tanh|identity>", train.Stdout);
+        Assert.Contains("<relu|sigmoid|tanh|gelu|gelu-tanh|silu|leaky-relu|elu|softplus|identity>", train.Stdout);
         Assert.Contains("<sgd|adam|adamw|rmsprop>", train.Stdout);
         Assert.Contains("<none|cosine|step>", train.Stdout);
         Assert.Contains("--verbose", train.Stdout);
