@@ -163,7 +163,9 @@ internal sealed unsafe partial class ManagedBackend
     {
         public bool Vectorized => false;
         public Vector256<T> Of(Vector256<T> z) => throw new NotSupportedException();
-        public T Of(T z) => T.CreateTruncating(SpecialFunctions.GeluSlope(double.CreateTruncating(z)));
+        public T Of(T z) => T.CreateTruncating(typeof(T) == typeof(float)
+            ? SpecialFunctions.GeluSlopeSingle(double.CreateTruncating(z))
+            : SpecialFunctions.GeluSlope(double.CreateTruncating(z)));
     }
 
     private readonly struct GeluTanhSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
