@@ -98,7 +98,7 @@ internal sealed unsafe partial class ManagedBackend
             case UnaryOp.Erf: Scalar(x, y, typeof(T) == typeof(float) ? SpecialFunctions.ErfSingle : SpecialFunctions.Erf); break;
             case UnaryOp.Log1p: Scalar(x, y, SpecialFunctions.Log1p); break;
             case UnaryOp.Expm1: Scalar(x, y, SpecialFunctions.Expm1); break;
-            case UnaryOp.Gelu: Scalar(x, y, typeof(T) == typeof(float) ? SpecialFunctions.GeluSingle : SpecialFunctions.Gelu); break;
+            case UnaryOp.Gelu: Gelu(x, y, slope: false); break;
             case UnaryOp.GeluTanh: Scalar(x, y, SpecialFunctions.GeluTanh); break;
             case UnaryOp.Silu: Scalar(x, y, SpecialFunctions.Silu); break;
             case UnaryOp.LeakyRelu:

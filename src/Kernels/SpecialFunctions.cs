@@ -115,14 +115,8 @@ internal static class SpecialFunctions
     /// <summary>GELU, exact form: x·Φ(x).</summary>
     public static double Gelu(double x) => x * NormalCdf(x);
 
-    /// <summary><see cref="Gelu(double)"/> to float accuracy.</summary>
-    public static double GeluSingle(double x) => x * 0.5 * Erfc(-x * OneOverSqrt2, s_single);
-
     /// <summary>GELU's derivative Φ(x) + x·φ(x).</summary>
     public static double GeluSlope(double x) => NormalCdf(x) + x * Math.Exp(-0.5 * x * x) * OneOverSqrt2Pi;
-
-    /// <summary><see cref="GeluSlope(double)"/> to float accuracy.</summary>
-    public static double GeluSlopeSingle(double x) => 0.5 * Erfc(-x * OneOverSqrt2, s_single) + x * Math.Exp(-0.5 * x * x) * OneOverSqrt2Pi;
 
     /// <summary>
     /// GELU, tanh approximation: x/2·(1 + tanh u), u = √(2/π)(x + 0.044715x³), computed as x·σ(2u) (the same
