@@ -72,11 +72,29 @@ internal sealed unsafe partial class ManagedBackend
                 case Activation.LeakyRelu: Columns<LeakyReluSlope<T>>(j0, j1); break;
                 case Activation.Elu: Columns<EluSlope<T>>(j0, j1); break;
                 case Activation.Softplus: Columns<SoftplusSlope<T>>(j0, j1); break;
-                case Activation.Gelu: Columns<GeluSlope<T>>(j0, j1); break;
+                case Activation.Gelu: GeluColumns(j0, j1); break;
                 case Activation.GeluTanh: Columns<GeluTanhSlope<T>>(j0, j1); break;
                 case Activation.Silu: Columns<SiluSlope<T>>(j0, j1); break;
                 default: Columns<UnitSlope<T>>(j0, j1); break;
             }
+        }
+
+        /// <summary>GELU's slope of the pre-activation row by row through the chunked <see cref="Gelu{T}"/>, then dz = g·slope and the bias sums.</summary>
+        private void GeluColumns(int j0, int j1)
+        {
+            int width = j1 - j0;
+            T[]? rented = null;
+            Span<T> slope = width <= 1024 ? stackalloc T[width] : (rented = System.Buffers.ArrayPool<T>.Shared.Rent(width)).AsSpan(0, width);
+            Span<T> bias = db == null ? default : new Span<T>(db + j0, width);
+            bias.Clear();
+            for (int r = 0; r < rows; r++)
+            {
+                var z = new Span<T>(dz + r * dzs + j0, width);
+                Gelu(new ReadOnlySpan<T>(y + r * ys + j0, width), slope, slope: true);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<T>(g + r * gs + j0, width), slope, z);
+                if (db != null) System.Numerics.Tensors.TensorPrimitives.Add(bias, z, bias);
+            }
+            if (rented != null) System.Buffers.ArrayPool<T>.Shared.Return(rented);
         }
 
         private void Columns<TSlope>(int j0, int j1) where TSlope : struct, ISlope<T>
@@ -157,13 +175,6 @@ internal sealed unsafe partial class ManagedBackend
         public Vector256<T> Of(Vector256<T> y) => throw new NotSupportedException();
         // σ(x) = 1 − e^(−y), as −expm1(−y) so that it keeps its digits where y is tiny.
         public T Of(T y) => y > T.CreateTruncating(20) ? T.One : T.CreateTruncating(-SpecialFunctions.Expm1(-double.CreateTruncating(y)));
-    }
-
-    private readonly struct GeluSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        public bool Vectorized => false;
-        public Vector256<T> Of(Vector256<T> z) => throw new NotSupportedException();
-        public T Of(T z) => T.CreateTruncating(SpecialFunctions.GeluSlope(double.CreateTruncating(z)));
     }
 
     private readonly struct GeluTanhSlope<T> : ISlope<T> where T : unmanaged, IFloatingPointIeee754<T>

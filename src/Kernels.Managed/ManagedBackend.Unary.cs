@@ -94,10 +94,11 @@ internal sealed unsafe partial class ManagedBackend
                 break;
             // The ops .NET has no accurate vectorised form of: elementwise through their double definitions
             // (float rounds the double result, so it is correctly rounded but for double rounding).
-            case UnaryOp.Erf: Scalar(x, y, SpecialFunctions.Erf); break;
+            // float takes the float-accuracy forms of the erf-based ops (fewer terms, same algorithm, in double).
+            case UnaryOp.Erf: Scalar(x, y, typeof(T) == typeof(float) ? SpecialFunctions.ErfSingle : SpecialFunctions.Erf); break;
             case UnaryOp.Log1p: Scalar(x, y, SpecialFunctions.Log1p); break;
             case UnaryOp.Expm1: Scalar(x, y, SpecialFunctions.Expm1); break;
-            case UnaryOp.Gelu: Scalar(x, y, SpecialFunctions.Gelu); break;
+            case UnaryOp.Gelu: Gelu(x, y, slope: false); break;
             case UnaryOp.GeluTanh: Scalar(x, y, SpecialFunctions.GeluTanh); break;
             case UnaryOp.Silu: Scalar(x, y, SpecialFunctions.Silu); break;
             case UnaryOp.LeakyRelu:

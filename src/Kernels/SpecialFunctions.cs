@@ -8,7 +8,7 @@ namespace GpuNet.Kernels;
 /// </summary>
 /// <remarks>
 /// erf: for |x| &lt; 2.5 the series erf x = (2/√π)·e^(−x²)·Σₙ x(2x²)ⁿ / (1·3·…·(2n+1)), whose terms are
-/// all positive (no cancellation), to n = 35; beyond, erfc x = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …))))
+/// all positive (no cancellation), to n = 35 (24 for float); beyond, erfc x = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …))))
 /// (the Laplace continued fraction), 40 levels deep, evaluated from the bottom; erfc takes the fraction from
 /// 1.5 on, 80 levels deep. The truncations are below 2e-15 relative on their ranges (checked against Python's
 /// math.erf/erfc). log1p and expm1 use
@@ -28,12 +28,37 @@ internal static class SpecialFunctions
     /// <summary>Where erfc switches from 1 − erf to the continued fraction (80 levels deep there: below 2e-15 relative from 1.5 on).</summary>
     public const double ErfcSwitch = 1.5;
 
+    // cₙ = 2ⁿ/(1·3·…·(2n+1)): erf x = (2/√π)·e^(−x²)·x·Σ cₙ(x²)ⁿ, summed by Horner (no division per term).
+    private static readonly double[] s_series = Series(35);
+
+    private static double[] Series(int terms)
+    {
+        var c = new double[terms + 1];
+        c[0] = 1;
+        for (int n = 1; n <= terms; n++) c[n] = c[n - 1] * 2 / (2 * n + 1);
+        return c;
+    }
+
+    /// <summary>
+    /// How far the series and the fractions go: double's (the definition), or float's (24 terms, 12 and 32 levels:
+    /// truncation below 1e-7 relative, what the backends' float kernels use; the managed backend evaluates them in double).
+    /// </summary>
+    private readonly record struct Terms(int Series, int ErfFraction, int ErfcFraction, double ErfcSwitch);
+
+    private static readonly Terms s_double = new(35, 40, 80, ErfcSwitch);
+    private static readonly Terms s_single = new(24, 12, 32, 1.25);
+
     /// <summary>The error function (2/√π)∫₀ˣ e^(−t²) dt.</summary>
-    public static double Erf(double x)
+    public static double Erf(double x) => Erf(x, s_double);
+
+    /// <summary><see cref="Erf(double)"/> to float accuracy (fewer terms).</summary>
+    public static double ErfSingle(double x) => Erf(x, s_single);
+
+    private static double Erf(double x, Terms terms)
     {
         double ax = Math.Abs(x);
-        if (!(ax >= ErfSwitch)) return ErfSeries(x); // NaN falls into the series and stays NaN
-        double r = 1 - ErfcFraction(ax, 40);
+        if (!(ax >= ErfSwitch)) return ErfSeries(x, terms.Series); // NaN falls into the series and stays NaN
+        double r = 1 - ErfcFraction(ax, terms.ErfFraction);
         return x < 0 ? -r : r;
     }
 
@@ -41,22 +66,20 @@ internal static class SpecialFunctions
     /// 1 − erf x, accurate in relative terms for large positive x: from <see cref="ErfcSwitch"/> on it comes from
     /// the continued fraction, not from 1 − erf x (which would lose the digits that the tail of GELU needs).
     /// </summary>
-    public static double Erfc(double x)
+    public static double Erfc(double x) => Erfc(x, s_double);
+
+    private static double Erfc(double x, Terms terms)
     {
-        if (x >= ErfcSwitch) return ErfcFraction(x, 80);
-        if (x <= -ErfcSwitch) return 2 - ErfcFraction(-x, 80);
-        return 1 - ErfSeries(x);
+        if (x >= terms.ErfcSwitch) return ErfcFraction(x, terms.ErfcFraction);
+        if (x <= -terms.ErfcSwitch) return 2 - ErfcFraction(-x, terms.ErfcFraction);
+        return 1 - ErfSeries(x, terms.Series);
     }
 
-    private static double ErfSeries(double x)
+    private static double ErfSeries(double x, int terms)
     {
-        double x2 = x * x, term = x, sum = x;
-        for (int n = 1; n <= 35; n++)
-        {
-            term *= 2 * x2 / (2 * n + 1);
-            sum += term;
-        }
-        return TwoOverSqrtPi * Math.Exp(-x2) * sum;
+        double x2 = x * x, sum = s_series[terms];
+        for (int n = terms - 1; n >= 0; n--) sum = sum * x2 + s_series[n];
+        return TwoOverSqrtPi * Math.Exp(-x2) * x * sum;
     }
 
     private static double ErfcFraction(double x, int depth)

@@ -73,15 +73,21 @@ public static partial class Functional
         }
 
         // The slope's argument: the output, or Z (see ActivationOps.SlopeFromInput); Z is a temporary the node owns.
-        Tensor[] save = activation == Activation.None ? [input, weight] : [input, weight, z ?? y];
+        // Z stands nowhere in the graph, so a createGraph backward recomputes it from the saved operands (the bias
+        // is saved too) to differentiate the slope; the output y is this node's own and needs no such care.
+        Tensor[] save = activation == Activation.None ? [input, weight]
+            : z is null ? [input, weight, y]
+            : bias is null ? [input, weight, z] : [input, weight, z, bias];
         var inputShape = input.ShapeArray;
         var result = Tensor.Record(y, $"Linear({activation})", inputs, save, (g, s) =>
         {
             Tensor? dx = null, dw = null, db = null;
             bool wantBias = bias is not null && bias.RequiresGrad;
-            var dz2 = !Tape.GradMode.IsEnabled && activation != Activation.None
+            bool createGraph = Tape.GradMode.IsEnabled;
+            var zGraph = createGraph && activation.SlopeFromInput() ? Linear(s[0], s[1], bias is null ? null : s[3]) : null;
+            var dz2 = !createGraph && activation != Activation.None
                 ? FusedActivationBackward(g, s[2], activation, rows, outFeatures, wantBias, out db)
-                : ComposedActivationBackward(g, activation == Activation.None ? null : s[2], activation, rows, outFeatures);
+                : ComposedActivationBackward(g, activation == Activation.None ? null : zGraph ?? s[2], activation, rows, outFeatures);
             if (s[0].RequiresGrad)
             {
                 dx = dz2.MatMul(s[1]).Reshape(inputShape);

@@ -156,6 +156,19 @@ public sealed class GradCheckTests
         Distinct("Min()", x => x.Min()),
         AlongDim("Max(dim)", (x, d) => x.Max(d), distinct: true),
         AlongDim("Min(dim, keepDim)", (x, d) => x.Min(d, keepDim: true), distinct: true),
+        Unary("Square", x => x.Square(), Wide),
+        Fixed("Var()", [2, 3], x => x.Var()),
+        Fixed("Var(dim)", [3, 4], x => x.Var(1)),
+        Fixed("Std()", [2, 3], x => x.Std(unbiased: false)),
+        Fixed("Std(dim, keepDim)", [3, 4], x => x.Std(0, keepDim: true)),
+        Fixed("Norm()", [2, 3], x => x.Norm()),
+        Fixed("Norm(2, dim)", [3, 4], x => x.Norm(2, 1)),
+        Fixed("Norm(1)", [2, 3], x => x.Norm(1)),
+        Fixed("Norm(3, dim, keepDim)", [3, 4], x => x.Norm(3, 0, keepDim: true)),
+        Fixed("LogSumExp(dim)", [3, 4], x => x.LogSumExp(-1)),
+        Fixed("LogSumExp(dim, keepDim)", [3, 4], x => x.LogSumExp(0, keepDim: true)),
+        AlongDim("CumSum", (x, d) => x.CumSum(d)),
+        Fixed("TopK(2) values", [3, 4], x => x.TopK(2, 1).Values),
         AlongDim("Softmax", (x, d) => x.Softmax(d)),
         AlongDim("LogSoftmax", (x, d) => x.LogSoftmax(d)),
         // matmul
@@ -266,6 +279,7 @@ public sealed class GradCheckTests
         "MatMul 2-D", "MatMul broadcast batch", "Gather", "Gather with a narrower index", "ScatterAdd", "Expand", "Narrow", "Cat",
         "Erf", "Log1p", "Expm1", "Silu", "Gelu", "Gelu(tanh)", "LeakyRelu", "Elu", "Softplus", "Softplus(4, 4)",
         "Custom Cube", "Custom Softplus",
+        "Square", "Var(dim)", "Std(dim, keepDim)", "Norm()", "Norm(2, dim)", "Norm(3, dim, keepDim)", "LogSumExp(dim)", "CumSum", "TopK(2) values",
     ];
 
     public static TheoryData<string, string> SecondOrderCases => Devices.Cross(SecondOrder);

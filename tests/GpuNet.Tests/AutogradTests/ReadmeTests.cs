@@ -4,6 +4,50 @@ namespace GpuNet.Tests.AutogradTests;
 public sealed class ReadmeTests
 {
     [Fact]
+    public void ReadmeToolbox_ActivationsSelectionsAndStatistics()
+    {
+        using var scope = Tensor.NewScope();
+        // --- README block after the tensor list (keep in sync with README.md) ---
+        var t = Tensor.Randn([4, 10], seed: 3);
+        var act = t.Gelu();
+        var (top, idx) = t.TopK(3, dim: 1);
+        var best = t.Max(1, out var argBest);
+        var lse = t.LogSumExp(1);
+        var sd = t.Std(0);
+        var labels = Tensor.RandInt(0, 10, [4], seed: 4);
+        // --- end ---
+        Assert.Equal([4, 10], act.Shape);
+        Assert.Equal([4, 3], top.Shape);
+        Assert.Equal(DType.Int32, idx.DType);
+        Assert.Equal(best.ToArray(), top.Select(1, 0).ToArray());
+        Assert.Equal(argBest.ToArray<int>(), idx.Select(1, 0).ToArray<int>());
+        Assert.Equal([4], lse.Shape);
+        Assert.Equal([10], sd.Shape);
+        Assert.All(labels.ToArray<int>(), v => Assert.InRange(v, 0, 9));
+    }
+
+    private sealed class Cube : Autograd.Function
+    {
+        protected override Tensor Forward(Autograd.FunctionContext ctx, Tensor[] inputs)
+        {
+            ctx.SaveForBackward(inputs[0]);
+            return inputs[0] * inputs[0] * inputs[0];
+        }
+        protected override Tensor?[] Backward(Autograd.FunctionContext ctx, Tensor gradOutput) =>
+            [gradOutput * 3.0 * ctx.SavedTensors[0] * ctx.SavedTensors[0]];
+    }
+
+    [Fact]
+    public void ReadmeCustomFunction_Cube()
+    {
+        using var scope = Tensor.NewScope();
+        var v = Tensor.FromArray(new double[] { 1, -1 }, requiresGrad: true);
+        var c = new Cube().Apply(v);
+        Assert.Equal("Cube", c.GradFn!.Name);
+        Assert.True(Autograd.GradCheck(xs => new Cube().Apply(xs[0]).Sum(), [v]));
+    }
+
+    [Fact]
     public void ReadmeTour_ForwardBackwardNoGradAndGradCheck()
     {
         // --- README tour (keep in sync with README.md) ---

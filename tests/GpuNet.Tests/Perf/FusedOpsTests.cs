@@ -122,6 +122,32 @@ public class FusedOpsTests
         Assert.True(Autograd.GradCheck(t => Functional.Linear(t[0], t[1], t[2], act).Sum(), [x, w, b]));
     }
 
+    [Theory]
+    [InlineData(Activation.Gelu)]
+    [InlineData(Activation.GeluTanh)]
+    [InlineData(Activation.Silu)]
+    [InlineData(Activation.Softplus)]
+    [InlineData(Activation.Tanh)]
+    public void Linear_DoubleBackward_MatchesTheComposedOps(Activation act)
+    {
+        // GELU and SiLU keep the pre-activation, which stands nowhere in the graph: a createGraph backward must
+        // still differentiate their slope (the second-order terms through it), as the composed ops do.
+        using var scope = Tensor.NewScope();
+        var x = Tensor.Randn([3, 4], seed: 21, dtype: DType.Float64, requiresGrad: true);
+        var w = Tensor.Randn([2, 4], seed: 22, dtype: DType.Float64, requiresGrad: true);
+        var b = Tensor.Randn([2], seed: 23, dtype: DType.Float64, requiresGrad: true);
+        var r = Tensor.Randn([3, 2], seed: 24, dtype: DType.Float64);
+        Tensor?[] SecondOrder(Tensor y)
+        {
+            var g = Autograd.Grad([(y * r).Sum()], [x], createGraph: true)[0]!;
+            return Autograd.Grad([(g * g).Sum()], [x, w, b]);
+        }
+        var fused = SecondOrder(Functional.Linear(x, w, b, act));
+        var composed = SecondOrder(Composed(x, w, b, act));
+        for (int i = 0; i < 3; i++) AssertClose(composed[i]!, fused[i]!, 1e-12, $"second-order grad {i}");
+        Assert.True(Autograd.GradCheck(t => Functional.Linear(t[0], t[1], t[2], act).Sum(), [x, w, b]));
+    }
+
     [Fact]
     public void Linear_BadShapes_NameTheOpAndShapes()
     {
