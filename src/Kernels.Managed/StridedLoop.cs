@@ -26,7 +26,9 @@ internal struct OperandStrides
 /// <summary>
 /// A row kernel: processes <c>n</c> consecutive elements (in row-major order of the iteration
 /// space) whose operands start at the given byte addresses and step by the given element strides.
-/// <c>index</c> is the row-major position of the row's first element (Arange, random fills).
+/// <c>index</c> is the row-major position of the row's first element (Arange, random fills); only
+/// kernels of one operand may use it: the walk visits the elements of kernels with inputs in
+/// whatever order reads memory best (see <see cref="StridedLoop"/>), and passes -1 where it reorders.
 /// </summary>
 internal interface IRowKernel
 {
@@ -45,12 +47,14 @@ internal struct RowOperands
 /// strides are coalesced (size-1 dimensions dropped, dimensions that are contiguous in every
 /// operand merged), then the space is walked row by row with an odometer over the outer
 /// dimensions, so there is no per-element division. Large spaces are split into chunks of
-/// rows for <see cref="WorkerPool"/>; transposing 2-D walks go tile by tile.
+/// rows for <see cref="WorkerPool"/>. Kernels with inputs are walked in the output's memory order,
+/// and an input whose unit-stride axis is another goes through dense transposed blocks
+/// (StridedLoop.Transposed.cs); other transposing 2-D walks go tile by tile.
 /// </summary>
 // Scratch stack buffers are always written before they are read: skip zeroing them (zeroing is a
 // visible share of a small strided op).
 [SkipLocalsInit]
-internal static class StridedLoop
+internal static partial class StridedLoop
 {
     public const int MaxOperands = 4;
 
@@ -109,6 +113,12 @@ internal static class StridedLoop
     {
         if (layout.Count == 0) return;
         bool parallel = layout.Count >= parallelThreshold && WorkerPool.Threads > 1;
+        if (PrepareTransposed(ref layout, out int transposed))
+        {
+            if (parallel) RunTransposedParallel(layout, kernel, transposed);
+            else RunTransposed(ref layout, transposed, 0, TransposedBlocks(ref layout), ref kernel);
+            return;
+        }
         if (NeedsTiles(ref layout))
         {
             int rows = (int)layout.Shape[0];
