@@ -26,7 +26,7 @@ internal sealed unsafe partial class ManagedBackend
         }
     }
 
-    private readonly struct BinaryRow<T>(BinaryOp op) : IRowKernel where T : unmanaged, INumber<T>
+    private readonly struct BinaryRow<T>(BinaryOp op) : IMapRowKernel where T : unmanaged, INumber<T>
     {
         public void Row(long index, int n, ref readonly RowOperands o)
         {

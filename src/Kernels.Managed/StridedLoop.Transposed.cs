@@ -26,15 +26,15 @@ internal static unsafe partial class StridedLoop
     internal const long TransposeMinCount = 1024;
 
     /// <summary>
-    /// For kernels with inputs (whose elements may be visited in any order), orders the layout's axes as
+    /// For map kernels (whose elements may be visited in any order), orders the layout's axes as
     /// the output lies in memory; then, if some input's unit-stride axis is not the innermost one, moves
     /// that axis next to the innermost and returns the inputs to transpose as a bit mask.
     /// </summary>
     private static bool PrepareTransposed(ref Layout l, out int transposed)
     {
         transposed = 0;
-        // One-operand kernels (fills, Arange, random numbers) compute from the row-major index, so
-        // their walk order is fixed; every kernel with inputs is free to visit elements in any order.
+        // Only map kernels get here; one-operand ones (fills, Arange, random numbers) compute from the
+        // row-major index, so their walk order stays fixed.
         if (l.Operands < 2 || l.Rank < 2 || l.Count < TransposeMinCount) return false;
         int output = l.Operands - 1;
         SortByOutput(ref l, output);
@@ -182,7 +182,7 @@ internal static unsafe partial class StridedLoop
                 nint d0 = step[0], d1 = step[1], d2 = ops > 2 ? step[2] : 0, d3 = ops > 3 ? step[3] : 0;
                 for (int r = 0; r < nr; r++)
                 {
-                    // The row-major index means nothing in a reordered walk; only one-operand kernels use it.
+                    // The row-major index means nothing in a reordered walk; map kernels do not read it.
                     kernel.Row(-1, nc, in ro);
                     ro.P0 += d0;
                     ro.P1 += d1;
