@@ -141,11 +141,16 @@ public sealed partial class Tensor : IDisposable
         get
         {
             ThrowIfDisposed();
+            // A deferred launch that writes or reads this memory runs first (Storage.RunPendingFor).
+            Storage.RunPendingFor(_storage);
             return _storage.Buffer;
         }
     }
 
     internal StridedView AsView() => new(Buffer, Shape, Strides, Offset);
+
+    /// <summary>A view that does not run deferred launches first: only for a fresh output, or to hand a deferred launch its own output.</summary>
+    private StridedView OutputView() => new(_storage.Buffer, Shape, Strides, Offset);
 
     internal IBackend Backend => Device.Backend;
 
