@@ -71,8 +71,7 @@ internal sealed unsafe partial class ManagedBackend
         }
         else
         {
-            // Strips of at least 1024 columns, so each row's run spans whole pages, which the prefetchers follow.
-            int per = Math.Max(1024, (inner + tasks - 1) / tasks);
+            int per = Math.Max(64, (inner + tasks - 1) / tasks);
             WorkerPool.For((inner + per - 1) / per, t => ReduceBlock<T>(job, 0, outer, t * per, Math.Min(inner, (t + 1) * per)));
         }
     }
