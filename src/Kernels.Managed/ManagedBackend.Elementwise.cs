@@ -145,7 +145,7 @@ internal sealed unsafe partial class ManagedBackend
         }
     }
 
-    private struct CopyRow<T> : IRowKernel where T : unmanaged
+    private struct CopyRow<T> : IMapRowKernel where T : unmanaged
     {
         public readonly void Row(long index, int n, ref readonly RowOperands o)
         {
@@ -156,7 +156,7 @@ internal sealed unsafe partial class ManagedBackend
         }
     }
 
-    private struct ConvertRow<TFrom, TTo> : IRowKernel
+    private struct ConvertRow<TFrom, TTo> : IMapRowKernel
         where TFrom : unmanaged, INumber<TFrom> where TTo : unmanaged, INumber<TTo>
     {
         public readonly void Row(long index, int n, ref readonly RowOperands o)
@@ -170,7 +170,7 @@ internal sealed unsafe partial class ManagedBackend
         }
     }
 
-    private struct WhereRow<TC, T> : IRowKernel where TC : unmanaged, INumber<TC> where T : unmanaged, INumber<T>
+    private struct WhereRow<TC, T> : IMapRowKernel where TC : unmanaged, INumber<TC> where T : unmanaged, INumber<T>
     {
         public readonly void Row(long index, int n, ref readonly RowOperands o)
         {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace GpuNet.Kernels.Managed;
 
@@ -64,6 +65,10 @@ internal sealed unsafe partial class ManagedBackend
             int per = (outer + tasks - 1) / tasks;
             WorkerPool.For((outer + per - 1) / per, t => ReduceBlock<T>(job, t * per, Math.Min(outer, (t + 1) * per), 0, inner));
         }
+        else if (typeof(T) == typeof(float) && job.Op == ReduceOp.Sum && job.X.Strides[2] == 1 && job.X.Strides[1] != 1 && n >= 2 * ColumnBlock)
+        {
+            SumColumnsFloatParallel(job, tasks);
+        }
         else
         {
             int per = Math.Max(64, (inner + tasks - 1) / tasks);
@@ -71,10 +76,93 @@ internal sealed unsafe partial class ManagedBackend
         }
     }
 
+    /// <summary>Rows folded in float before their sum joins the double total, in the column sums of <see cref="SumColumnsFloat"/>.</summary>
+    private const int ColumnBlock = 64;
+
+    /// <summary>
+    /// A float Sum over a leading axis with dense rows, split by blocks of <see cref="ColumnBlock"/> rows
+    /// rather than by columns, so each thread streams whole rows in memory order. Each block's float
+    /// sums go to scratch, and the double totals then add the blocks in order: exactly the sums
+    /// <see cref="SumColumnsFloat"/> takes, whatever the thread count.
+    /// </summary>
+    private static void SumColumnsFloatParallel(ReduceJob job, int tasks)
+    {
+        var x = job.X;
+        int outer = x.Shape[0], n = x.Shape[1], inner = x.Shape[2];
+        long xs0 = x.Strides[0], xs1 = x.Strides[1];
+        float* px = Ptr<float>(x);
+        float* py = (float*)(((ManagedBuffer)job.Y.Buffer).Pointer + job.Y.Offset * job.Y.DType.SizeOf());
+        int blocks = (n + ColumnBlock - 1) / ColumnBlock;
+        long total = (long)outer * blocks;
+        float[] scratch = ArrayPool<float>.Shared.Rent(checked((int)(total * inner)));
+        try
+        {
+            fixed (float* ps = scratch)
+            {
+                float* sums = ps;
+                int chunks = (int)Math.Min(total, tasks);
+                long per = (total + chunks - 1) / chunks;
+                WorkerPool.For(chunks, c =>
+                {
+                    for (long b = c * per; b < Math.Min(total, (c + 1) * per); b++)
+                    {
+                        long o = b / blocks;
+                        int j0 = (int)(b % blocks) * ColumnBlock, j1 = Math.Min(n, j0 + ColumnBlock);
+                        float* row = px + o * xs0;
+                        var sum = new Span<float>(sums + b * inner, inner);
+                        new ReadOnlySpan<float>(row + j0 * xs1, inner).CopyTo(sum);
+                        for (int j = j0 + 1; j < j1; j++) TensorPrimitives.Add(sum, new ReadOnlySpan<float>(row + j * xs1, inner), sum);
+                    }
+                });
+                WorkerPool.ForRanges(inner, tasks, (i0, i1) =>
+                {
+                    Span<double> acc = stackalloc double[ColumnStrip];
+                    for (int o = 0; o < outer; o++)
+                        for (int s0 = i0; s0 < i1; s0 += ColumnStrip)
+                        {
+                            int w = Math.Min(ColumnStrip, i1 - s0);
+                            acc[..w].Clear();
+                            for (int b = 0; b < blocks; b++) AddWidened(sums + ((long)o * blocks + b) * inner + s0, acc[..w]);
+                            for (int i = 0; i < w; i++) py[o * job.Ys0 + (s0 + i) * job.Ys2] = (float)acc[i];
+                        }
+                }, align: 16);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>Columns of double totals kept on the stack while the block sums are added.</summary>
+    private const int ColumnStrip = 256;
+
+    /// <summary>acc[i] += (double)f[i], the same rounding as the scalar sum, eight lanes at a time.</summary>
+    private static void AddWidened(float* f, Span<double> acc)
+    {
+        int i = 0;
+        fixed (double* pa = acc)
+        {
+            if (Vector256.IsHardwareAccelerated)
+                for (; i + 8 <= acc.Length; i += 8)
+                {
+                    var (lo, hi) = Vector256.Widen(Vector256.Load(f + i));
+                    Vector256.Store(Vector256.Load(pa + i) + lo, pa + i);
+                    Vector256.Store(Vector256.Load(pa + i + 4) + hi, pa + i + 4);
+                }
+            for (; i < acc.Length; i++) pa[i] += f[i];
+        }
+    }
+
     /// <summary>A whole-tensor Sum/Max/Min of one dense row: each thread reduces a slice, then the partials combine in slice order.</summary>
     private static void ReduceLongRow<T>(ReduceJob job, int n, int threads) where T : unmanaged, INumber<T>
     {
         T* px = Ptr<T>(job.X);
+        if (typeof(T) == typeof(float) && job.Op == ReduceOp.Sum)
+        {
+            SumLongRowFloat((float*)px, n, threads, (float*)(((ManagedBuffer)job.Y.Buffer).Pointer + job.Y.Offset * sizeof(float)));
+            return;
+        }
         // Slices are multiples of the float blocking in SumSpan, so the result does not depend on the thread count's rounding.
         int per = (n + threads - 1) / threads;
         per = (per + 4095) / 4096 * 4096;
@@ -105,6 +193,33 @@ internal sealed unsafe partial class ManagedBackend
         }
         byte* py = ((ManagedBuffer)job.Y.Buffer).Pointer + job.Y.Offset * job.Y.DType.SizeOf();
         *(T*)py = result;
+    }
+
+    /// <summary>
+    /// A float Sum of one long dense row: threads claim chunks of <see cref="SumBlock"/>-element blocks
+    /// (four chunks a thread, so a thread the scheduler delays holds up little), each block's float sum
+    /// lands in its slot, and the slots add up in double in order: bit for bit <see cref="SumSpan"/>'s
+    /// sequential result, whatever the thread count.
+    /// </summary>
+    private static void SumLongRowFloat(float* px, int n, int threads, float* py)
+    {
+        int blocks = (n + SumBlock - 1) / SumBlock;
+        float[] partial = ArrayPool<float>.Shared.Rent(blocks);
+        try
+        {
+            WorkerPool.ForRanges(blocks, threads * 4, (b0, b1) =>
+            {
+                for (int b = b0; b < b1; b++)
+                    partial[b] = TensorPrimitives.Sum(new ReadOnlySpan<float>(px + (long)b * SumBlock, Math.Min(SumBlock, n - b * SumBlock)));
+            });
+            double acc = 0;
+            for (int b = 0; b < blocks; b++) acc += partial[b];
+            *py = (float)acc;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(partial);
+        }
     }
 
     private static void ReduceBlock<T>(ReduceJob job, int o0, int o1, int i0, int i1) where T : unmanaged, INumber<T>
@@ -190,7 +305,7 @@ internal sealed unsafe partial class ManagedBackend
     /// </summary>
     private static void SumColumnsFloat(ReduceJob job, float* px, long xs0, long xs1, int n, int o0, int o1, int i0, int width, float* py)
     {
-        const int block = 64;
+        const int block = ColumnBlock;
         var blockSum = new float[width];
         var total = new double[width];
         for (int o = o0; o < o1; o++)
@@ -263,15 +378,18 @@ internal sealed unsafe partial class ManagedBackend
     /// </summary>
     internal static T SumSpan<T>(ReadOnlySpan<T> s) where T : unmanaged, INumber<T>
     {
-        if (typeof(T) != typeof(float) || s.Length <= 4096) return TensorPrimitives.Sum(s);
+        if (typeof(T) != typeof(float) || s.Length <= SumBlock) return TensorPrimitives.Sum(s);
         return T.CreateTruncating(SumFloatAsDouble(MemoryMarshal.Cast<T, float>(s)));
     }
 
-    /// <summary>Float sum in 4096-element blocks whose partial sums add up in double.</summary>
+    /// <summary>Elements of a float block whose sum is taken in float before it joins a double total.</summary>
+    private const int SumBlock = 4096;
+
+    /// <summary>Float sum in <see cref="SumBlock"/>-element blocks whose partial sums add up in double.</summary>
     private static double SumFloatAsDouble(ReadOnlySpan<float> f)
     {
         double acc = 0;
-        for (int i = 0; i < f.Length; i += 4096) acc += TensorPrimitives.Sum(f.Slice(i, Math.Min(4096, f.Length - i)));
+        for (int i = 0; i < f.Length; i += SumBlock) acc += TensorPrimitives.Sum(f.Slice(i, Math.Min(SumBlock, f.Length - i)));
         return acc;
     }
 }

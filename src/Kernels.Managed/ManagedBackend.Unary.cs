@@ -24,7 +24,7 @@ internal sealed unsafe partial class ManagedBackend
         }
     }
 
-    private readonly struct UnaryRow<T>(UnaryOp op, double alpha, double beta) : IRowKernel where T : unmanaged, INumber<T>
+    private readonly struct UnaryRow<T>(UnaryOp op, double alpha, double beta) : IMapRowKernel where T : unmanaged, INumber<T>
     {
         public void Row(long index, int n, ref readonly RowOperands o)
         {

@@ -26,12 +26,23 @@ internal struct OperandStrides
 /// <summary>
 /// A row kernel: processes <c>n</c> consecutive elements (in row-major order of the iteration
 /// space) whose operands start at the given byte addresses and step by the given element strides.
-/// <c>index</c> is the row-major position of the row's first element (Arange, random fills).
+/// <c>index</c> is the row-major position of the row's first element (Arange, random fills); map
+/// kernels (<see cref="IMapRowKernel"/>) must not use it: the walk visits their elements in whatever
+/// order reads memory best, and passes -1 where it reorders.
 /// </summary>
 internal interface IRowKernel
 {
     void Row(long index, int n, ref readonly RowOperands ops);
 }
+
+/// <summary>
+/// A row kernel whose last operand is its only output, each element written from the same element
+/// of the other operands, which it only reads (unary, binary, copy, where). Its elements may be
+/// visited in any order and its inputs read from copies, so the walk may reorder the axes and send
+/// transposed inputs through dense blocks; kernels that update several operands in place (the
+/// optimizer steps) do not qualify.
+/// </summary>
+internal interface IMapRowKernel : IRowKernel;
 
 /// <summary>Start addresses and element strides of every operand for one row.</summary>
 internal struct RowOperands
@@ -45,12 +56,14 @@ internal struct RowOperands
 /// strides are coalesced (size-1 dimensions dropped, dimensions that are contiguous in every
 /// operand merged), then the space is walked row by row with an odometer over the outer
 /// dimensions, so there is no per-element division. Large spaces are split into chunks of
-/// rows for <see cref="WorkerPool"/>; transposing 2-D walks go tile by tile.
+/// rows for <see cref="WorkerPool"/>. Map kernels (<see cref="IMapRowKernel"/>) are walked in the output's memory order,
+/// and an input whose unit-stride axis is another goes through dense transposed blocks
+/// (StridedLoop.Transposed.cs); other transposing 2-D walks go tile by tile.
 /// </summary>
 // Scratch stack buffers are always written before they are read: skip zeroing them (zeroing is a
 // visible share of a small strided op).
 [SkipLocalsInit]
-internal static class StridedLoop
+internal static partial class StridedLoop
 {
     public const int MaxOperands = 4;
 
@@ -109,6 +122,12 @@ internal static class StridedLoop
     {
         if (layout.Count == 0) return;
         bool parallel = layout.Count >= parallelThreshold && WorkerPool.Threads > 1;
+        if (kernel is IMapRowKernel && PrepareTransposed(ref layout, out int transposed))
+        {
+            if (parallel) RunTransposedParallel(layout, kernel, transposed);
+            else RunTransposed(ref layout, transposed, 0, TransposedBlocks(ref layout), ref kernel);
+            return;
+        }
         if (NeedsTiles(ref layout))
         {
             int rows = (int)layout.Shape[0];

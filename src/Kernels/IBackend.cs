@@ -96,6 +96,15 @@ public interface IBackend : IDisposable
     void AddScaled(StridedView y, StridedView x, double alpha) => ComposedOps.AddScaled(this, y, x, alpha);
 
     /// <summary>
+    /// y = alpha·op(a, b) + beta: <see cref="Binary"/> followed by the <see cref="UnaryOp.Affine"/>
+    /// unary in one pass (a*b+1, a−b scaled), with the same rounding as the two launches apart, bit
+    /// for bit: op's result is rounded to the dtype before the affine step. For the exactly rounded ops
+    /// only (Add, Sub, Mul, Div, Maximum, Minimum and the comparisons); a and b broadcast to y's shape.
+    /// </summary>
+    void BinaryAffine(BinaryOp op, StridedView a, StridedView b, StridedView y, double alpha, double beta) =>
+        ComposedOps.BinaryAffine(this, op, a, b, y, alpha, beta);
+
+    /// <summary>
     /// One SGD-with-momentum update in place, PyTorch's formula (see <see cref="SgdParameters"/>) on
     /// param, grad and the momentum buffer, which have one shape and dtype. A subnormal buffer value
     /// is stored as zero (see <see cref="ComposedOps.FlushSubnormals"/>).

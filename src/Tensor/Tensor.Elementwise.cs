@@ -27,7 +27,18 @@ public sealed partial class Tensor
             return Composite(() => ElementwiseBinary(name, op, a.To(dtype), b.To(dtype), vjp, floatingOnly, saves));
         var (pa, pb) = (a, b);
         var y = Empty(shape, dtype, a.Device, name);
-        if (y.NumElements > 0) a.Backend.Binary(op, pa.BroadcastView(name, shape), pb.BroadcastView(name, shape), y.AsView());
+        if (y.NumElements > 0)
+        {
+            var va = pa.BroadcastView(name, shape);
+            var vb = pb.BroadcastView(name, shape);
+            if (CanDefer(op, y))
+            {
+                pa.Storage.AddRef();
+                pb.Storage.AddRef();
+                y.Storage.Defer(new PendingBinary(a.Backend, op, va, vb, y.OutputView(), pa.Storage, pb.Storage));
+            }
+            else a.Backend.Binary(op, va, vb, y.AsView());
+        }
         if (vjp is null || !WillRecord(pa, pb)) return y;
         var aShape = pa.ShapeArray;
         var bShape = pb.ShapeArray;
@@ -52,6 +63,18 @@ public sealed partial class Tensor
         }, [.. owned]);
         return result;
     }
+
+    /// <summary>Elements from which a binary op's result is deferred: below it the intermediate a fusion saves stays in cache anyway.</summary>
+    internal const long DeferThreshold = 1 << 15;
+
+    /// <summary>
+    /// Whether a binary op's launch waits until its result is read (<see cref="PendingBinary"/>), so that
+    /// an affine step on it fuses: the exactly rounded ops, on the managed CPU backend (whose launches
+    /// are synchronous, and which any thread may make), for results large enough to leave the cache.
+    /// </summary>
+    private static bool CanDefer(BinaryOp op, Tensor y) =>
+        op is BinaryOp.Add or BinaryOp.Sub or BinaryOp.Mul or BinaryOp.Div or BinaryOp.Maximum or BinaryOp.Minimum
+        && y.NumElements >= DeferThreshold && y.Device.Kind == DeviceKind.Cpu;
 
     /// <summary>Which of (a, b, output) a binary op's VJP reads.</summary>
     [Flags]

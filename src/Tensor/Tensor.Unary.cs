@@ -135,8 +135,23 @@ public sealed partial class Tensor
     {
         if (!DType.IsFloating() && (alpha != Math.Round(alpha) || beta != Math.Round(beta)))
             return Composite(() => To(DType.Float32).Affine(alpha, beta));
-        var y = Map("Affine", UnaryOp.Affine, alpha, beta, floatingOnly: false);
+        var y = FuseAffine(alpha, beta) ?? Map("Affine", UnaryOp.Affine, alpha, beta, floatingOnly: false);
         return Record(y, "Affine", [this], g => [g.Affine(alpha, 0)]);
+    }
+
+    /// <summary>
+    /// α·x + β in one pass from the inputs of the binary op that x's deferred result would come from
+    /// (a*b+1 reads a and b and writes once); x itself stays deferred, and is computed only if read.
+    /// Null when x is not such a result, or not all of it.
+    /// </summary>
+    private Tensor? FuseAffine(double alpha, double beta)
+    {
+        ThrowIfDisposed("Affine");
+        if (Storage.Pending is not { } pending || Offset != 0 || !IsContiguous || !ShapeUtil.SameShape(ShapeArray, pending.Y.Shape)) return null;
+        var y = Empty(ShapeArray, DType, Device, "Affine");
+        if (pending.TryFuseAffine(y.OutputView(), alpha, beta)) return y;
+        y.Dispose();
+        return null;
     }
 
     /// <summary>Limits values to [min, max] (either may be null). The gradient passes where min ≤ x ≤ max, as in PyTorch.</summary>

@@ -149,11 +149,16 @@ public sealed partial class Tensor : IDisposable
         get
         {
             ThrowIfDisposed();
+            // A deferred launch that writes or reads this memory runs first (Storage.RunPendingFor).
+            Storage.RunPendingFor(_storage);
             return _storage.Buffer;
         }
     }
 
     internal StridedView AsView() => new(Buffer, ShapeArray, StrideArray, Offset);
+
+    /// <summary>A view that does not run deferred launches first: only for a fresh output, or to hand a deferred launch its own output.</summary>
+    private StridedView OutputView() => new(_storage.Buffer, ShapeArray, StrideArray, Offset);
 
     internal IBackend Backend => Device.Backend;
 

@@ -188,3 +188,47 @@ public sealed partial class BackendConformanceTests
         }
     }
 }
+
+public sealed partial class BackendConformanceTests
+{
+    public static TheoryData<string, BinaryOp, DType> BinaryAffineCases()
+    {
+        var data = new TheoryData<string, BinaryOp, DType>();
+        foreach (var dev in BackendDevices.Names)
+            foreach (var op in Enum.GetValues<BinaryOp>())
+                foreach (var dt in AllDTypes)
+                    if (op != BinaryOp.Pow && (dt != DType.Int32 || IntBinaryOps.Contains(op))) data.Add(dev, op, dt);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(BinaryAffineCases))]
+    public void BinaryAffine_OnStridedBroadcastViews_MatchesBinaryThenAffine(string device, BinaryOp op, DType dtype)
+    {
+        using var h = new Harness(device, nameof(BinaryAffine_OnStridedBroadcastViews_MatchesBinaryThenAffine), op, dtype);
+        int s = 0;
+        foreach (var shape in Shapes.EdgeThenRandom(h.Rng, RandomCases))
+        {
+            // Integer coefficients keep int32 exact; the float ones cover the multiply-only, add-only and both paths.
+            (double Alpha, double Beta) = dtype == DType.Int32 ? (s % 2 == 0 ? (3, -2) : (1, 5)) : (s % 3) switch { 0 => (1, 0.75), 1 => (-2.5, 0), _ => (0.3, -1.25) };
+            s++;
+            var a = h.Input("a", dtype, shape, LayoutSpec.Any(h.Rng, input: true), BinaryDomain(op, dtype, second: false));
+            var b = h.Input("b", dtype, shape, LayoutSpec.Any(h.Rng, input: true), BinaryDomain(op, dtype, second: true));
+            var y = h.Output("y", dtype, shape, LayoutSpec.Any(h.Rng, input: false));
+            // The definition: the binary op rounded to the dtype, then α·t + β.
+            h.Case($"BinaryAffine {op} {dtype.Name()} α {Alpha} β {Beta}: {a}; {b}; {y}",
+                () => h.Backend.BinaryAffine(op, a.View, b.View, y.View, Alpha, Beta),
+                () =>
+                {
+                    ReferenceOps.Binary(op, a.Host, b.Host, y.Host);
+                    foreach (var i in y.Host.Indices())
+                    {
+                        double t = dtype == DType.Float32 ? (float)y.Host[i] : y.Host[i];
+                        y.Host[i] = t * Alpha + Beta;
+                    }
+                },
+                y, dtype == DType.Int32 ? Tol.Exact : Tol.Elementwise(dtype, 4), i => $"{Harness.At(a, i)} {Harness.At(b, i)}");
+        }
+        h.AssertAllPassed();
+    }
+}
