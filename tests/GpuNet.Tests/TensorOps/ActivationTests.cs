@@ -166,7 +166,7 @@ public sealed class ActivationTests
             Assert.Equal(fused, Activations.Fusable(module));
             if (fused != Activation.None) Assert.IsType(module.GetType(), Activations.Create(fused));
             // Linear then the activation: fused (or not) in Sequential, the same values and gradients as applied one after the other.
-            var linear = new Linear(4, 3, seed: 7, dtype: DType.Float64, device: Device.Cpu);
+            var linear = new Linear(4, 3, seed: 7, dtype: DType.Float64, device: x.Device);
             var seq = new Sequential(linear, module);
             var xr = x.Detach().RequiresGrad_();
             var a = seq.Forward(xr);
