@@ -35,6 +35,27 @@ internal static class NnTestUtil
         return dir;
     }
 
+    /// <summary>
+    /// Steps an optimizer over a parameter starting at <paramref name="start"/> with fixed gradients (the loss is Σ gₜ·p,
+    /// so ∂L/∂p = gₜ whatever p is), cycling through <paramref name="grads"/>; returns the parameter after each step.
+    /// </summary>
+    public static List<double[]> RunFixedGradients(double[] start, double[][] grads, Func<Parameter, Optimizer> make, int steps)
+    {
+        using var p = P(start, start.Length);
+        using var opt = make(p);
+        var after = new List<double[]>();
+        for (int t = 0; t < steps; t++)
+        {
+            using var scope = Tensor.NewScope();
+            var loss = (p.Data * F64(grads[t % grads.Length], start.Length)).Sum();
+            opt.ZeroGrad();
+            loss.Backward();
+            opt.Step();
+            after.Add(D(p.Data));
+        }
+        return after;
+    }
+
     /// <summary>A float64 parameter with the given values.</summary>
     public static Parameter P(double[] values, params int[] shape) => new(F64(values, shape));
 

@@ -17,22 +17,7 @@ public class OptimizerFeatureTests
         [[1.0, -2.0, 0.5], [0.1, 0.05, -0.02], [0.01, -0.3, 0.0], [-0.2, 0.02, 0.1], [0.05, 0.0, -0.4], [0.3, -0.1, 0.02]];
 
     /// <summary>Steps with the fixed gradients (the loss is Σ gₜ·p) and returns the parameter after each step.</summary>
-    private static List<double[]> Run(Func<Parameter, Optimizer> make, int steps)
-    {
-        using var p = P(Start, 3);
-        using var opt = make(p);
-        var after = new List<double[]>();
-        for (int t = 0; t < steps; t++)
-        {
-            using var scope = Tensor.NewScope();
-            var loss = (p.Data * F64(Grads[t % Grads.Length], 3)).Sum();
-            opt.ZeroGrad();
-            loss.Backward();
-            opt.Step();
-            after.Add(D(p.Data));
-        }
-        return after;
-    }
+    private static List<double[]> Run(Func<Parameter, Optimizer> make, int steps) => RunFixedGradients(Start, Grads, make, steps);
 
     [Fact]
     public void Amsgrad_uses_the_running_maximum_of_the_second_moment()

@@ -12,22 +12,7 @@ public class OptimizerTests
     private static readonly double[][] Grads = [[0.1, -0.2, 0.3], [0.4, 0.0, -0.5], [-0.3, 0.6, 0.2]];
 
     /// <summary>Runs <paramref name="steps"/> optimizer steps with the fixed gradients and returns the parameter values after each.</summary>
-    private static List<double[]> Run(Func<Parameter, Optimizer> make, int steps = 3)
-    {
-        using var p = P(Start, 3);
-        using var opt = make(p);
-        var after = new List<double[]>();
-        for (int t = 0; t < steps; t++)
-        {
-            using var scope = Tensor.NewScope();
-            var loss = (p.Data * F64(Grads[t % Grads.Length], 3)).Sum();
-            opt.ZeroGrad();
-            loss.Backward();
-            opt.Step();
-            after.Add(D(p.Data));
-        }
-        return after;
-    }
+    private static List<double[]> Run(Func<Parameter, Optimizer> make, int steps = 3) => RunFixedGradients(Start, Grads, make, steps);
 
     [Fact]
     public void SGD_plain_by_hand()
