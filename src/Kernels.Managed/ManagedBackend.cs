@@ -19,7 +19,8 @@ internal sealed unsafe partial class ManagedBackend : IBackend
     {
         Device = device;
         Pool = new MemoryPool(device,
-            bytes => GC.AllocateUninitializedArray<byte>(checked((int)bytes), pinned: true),
+            // Room to start the data at a 64-byte boundary (see ManagedBuffer).
+            bytes => GC.AllocateUninitializedArray<byte>(checked((int)bytes + ManagedBuffer.Alignment), pinned: true),
             _ => { /* the GC reclaims dropped arrays */ });
     }
 
