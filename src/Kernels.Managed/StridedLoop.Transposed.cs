@@ -27,6 +27,15 @@ internal static unsafe partial class StridedLoop
     internal const long TransposeMinCount = 1024;
 
     /// <summary>
+    /// From this many output bytes on, a transposing walk writes each block's rows into scratch and streams
+    /// them to the output with non-temporal stores. An output this large leaves the caches before it is
+    /// read again, and a plain store first reads every line it writes: a third of the memory traffic.
+    /// (TensorPrimitives makes the same choice for dense spans above 256 KiB; a block's rows are too
+    /// short for it to make it on them.)
+    /// </summary>
+    internal const long StreamOutputBytes = 4 << 20;
+
+    /// <summary>
     /// For map kernels (whose elements may be visited in any order), orders the layout's axes as
     /// the output lies in memory; then, if some input's unit-stride axis is not the innermost one, moves
     /// that axis next to the innermost and returns the inputs to transpose as a bit mask.
@@ -132,7 +141,9 @@ internal static unsafe partial class StridedLoop
         int blockCols = BlockRowBytes / (int)widest;
         long rows = l.Shape[ra], cols = l.Shape[ca];
         long perOuter = (rows + BlockRows - 1) / BlockRows;
-        byte* scratch = stackalloc byte[(MaxOperands - 1) * bufferBytes];
+        int output = ops - 1;
+        bool stream = l.Count * l.ElementSize[output] >= StreamOutputBytes && l.Strides[output * StridedView.MaxRank + ca] == 1;
+        byte* scratch = stackalloc byte[MaxOperands * bufferBytes];
         Span<long> off = stackalloc long[MaxOperands];
         Span<nint> step = stackalloc nint[MaxOperands];
         RowOperands ro = default;
@@ -160,7 +171,7 @@ internal static unsafe partial class StridedLoop
                 for (int k = 0; k < ops; k++)
                 {
                     nint p, s, es = (nint)l.ElementSize[k];
-                    if ((transposed >> k & 1) != 0)
+                    if ((transposed >> k & 1) != 0 || (stream && k == output))
                     {
                         p = (nint)(scratch + k * bufferBytes);
                         s = 1;
@@ -190,8 +201,37 @@ internal static unsafe partial class StridedLoop
                     ro.P2 += d2;
                     ro.P3 += d3;
                 }
+                if (stream)
+                {
+                    nint es = (nint)l.ElementSize[output], rowStep = (nint)l.Strides[output * StridedView.MaxRank + ra] * es;
+                    byte* dst = (byte*)(l.Base[output] + (nint)((off[output] + c0) * es));
+                    for (int r = 0; r < nr; r++) StreamRow(scratch + output * bufferBytes + r * blockCols * es, dst + r * rowStep, nc * es);
+                }
             }
         }
+        // Non-temporal stores are weakly ordered: fence them before the walk reports it is done.
+        if (stream && Sse.IsSupported) Sse.StoreFence();
+    }
+
+    /// <summary>Copies <paramref name="bytes"/> bytes from a (cached) scratch row to the output with non-temporal stores where both are 64-byte aligned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StreamRow(byte* src, byte* dst, nint bytes)
+    {
+        nint i = 0;
+        if (Avx512F.IsSupported)
+        {
+            // Scratch rows are 64-byte aligned when the stack block is; the output is when its buffer and row pitch are.
+            nint head = Math.Min(bytes, (nint)((64 - ((nuint)dst & 63)) & 63));
+            Buffer.MemoryCopy(src, dst, head, head);
+            for (i = head; i + 64 <= bytes; i += 64) Avx512F.StoreAlignedNonTemporal(dst + i, Avx512F.LoadVector512(src + i));
+        }
+        else if (Avx.IsSupported)
+        {
+            nint head = Math.Min(bytes, (nint)((32 - ((nuint)dst & 31)) & 31));
+            Buffer.MemoryCopy(src, dst, head, head);
+            for (i = head; i + 32 <= bytes; i += 32) Avx.StoreAlignedNonTemporal(dst + i, Avx.LoadVector256(src + i));
+        }
+        Buffer.MemoryCopy(src + i, dst + i, bytes - i, bytes - i);
     }
 
     /// <summary>

@@ -46,6 +46,10 @@ public class ManagedStridedWalkTests
         { new[] { 3, 70, 45 }, new[] { 0, 2, 1 } },   // batched transpose
         { new[] { 40, 5, 33 }, new[] { 2, 0, 1 } },   // unit axis moved outermost
         { new[] { 6, 7, 8, 9 }, new[] { 3, 1, 2, 0 } },
+        // Outputs past StreamOutputBytes, whose blocks are streamed from scratch: rows of 1,029 elements
+        // start off 64-byte boundaries (aligned head, streamed body, tail), and a batched one.
+        { new[] { 1031, 1029 }, new[] { 1, 0 } },
+        { new[] { 3, 700, 650 }, new[] { 0, 2, 1 } },
     };
 
     [Theory]
