@@ -14,7 +14,7 @@ public static class Engine
     /// </summary>
     /// <remarks>
     /// Ownership is simple: every gradient value the engine holds is its own — the seeds, what each
-    /// <see cref="Node{T}.Backward"/> returns (never its argument, never one value twice) and the sums it
+    /// <see cref="Node{T}.Backward(T)"/> returns (never its argument, never one value twice) and the sums it
     /// makes — and each is handed on exactly once: to a leaf (<see cref="LeafNode{T}.Accumulate"/> takes
     /// it), to the caller (a captured gradient), or to <see cref="IGradientArithmetic{T}.Free"/>. Values that
     /// share memory (a tensor and its alias) keep it alive through their own reference counts.
@@ -58,7 +58,7 @@ public static class Engine
             }
             else if (Runs(node))
             {
-                var inputGrads = node.Backward(grad);
+                var inputGrads = node.Backward(grad, spare: !kept && !createGraph);
                 if (inputGrads.Length != node.Inputs.Length)
                     throw new InvalidOperationException($"Backward of '{node.Name}' returned {inputGrads.Length} gradients for {node.Inputs.Length} inputs.");
                 for (int i = 0; i < inputGrads.Length; i++)

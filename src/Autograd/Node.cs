@@ -33,6 +33,14 @@ public abstract class Node<T> where T : class
     public abstract T?[] Backward(T gradOutput);
 
     /// <summary>
+    /// <see cref="Backward(T)"/>, told whether <paramref name="gradOutput"/> is spare: the engine frees it as soon
+    /// as this call returns and nothing else reads it (it is not a captured gradient, and no graph of the
+    /// backward pass is being recorded), so the VJP may write its own temporaries into its memory. A VJP
+    /// that does keeps a backward's peak memory one gradient lower. The default ignores the hint.
+    /// </summary>
+    public virtual T?[] Backward(T gradOutput, bool spare) => Backward(gradOutput);
+
+    /// <summary>
     /// Throws when something this node saved for its backward has changed since it was saved (an
     /// in-place write), so its VJP would compute a wrong gradient. The engine calls it on every node it
     /// is about to run before running any, so a failed check leaves every gradient untouched.
@@ -42,7 +50,7 @@ public abstract class Node<T> where T : class
     /// <summary>Drops what the node saved for its backward (inputs, outputs, temporaries).</summary>
     protected virtual void ReleaseSaved() { }
 
-    /// <summary>Frees the saved state; a later <see cref="Backward"/> through this node is an error.</summary>
+    /// <summary>Frees the saved state; a later <see cref="Backward(T)"/> through this node is an error.</summary>
     internal void Release()
     {
         if (_released) return;

@@ -135,29 +135,32 @@ internal static class ComposedOps
     /// <summary>Default body of <see cref="IBackend.ActivationBackward"/>: the slope from y in one or two launches and the product (a copy without an activation), then a row sum for the bias.</summary>
     public static void ActivationBackward(IBackend backend, StridedView grad, StridedView output, Activation activation, StridedView dz, StridedView? biasGrad)
     {
+        // The slope is built in dz before it multiplies grad: when dz is grad, in a temporary instead.
+        using var temporary = activation.ToUnaryOp() is not null && dz.Buffer == grad.Buffer ? backend.Allocate(dz.DType, dz.Count) : null;
+        var slope = temporary is null ? dz : StridedView.Contiguous(temporary, dz.Shape);
         switch (activation)
         {
             case Activation.Relu:
                 {
                     using var zeroBuffer = backend.Allocate(output.DType, 1);
                     backend.Fill(StridedView.Contiguous(zeroBuffer, [1]), 0);
-                    backend.Binary(BinaryOp.Gt, output, new StridedView(zeroBuffer, output.Shape, new int[output.Rank], 0), dz);
+                    backend.Binary(BinaryOp.Gt, output, new StridedView(zeroBuffer, output.Shape, new int[output.Rank], 0), slope);
                     break;
                 }
             case Activation.Sigmoid:
-                backend.Unary(UnaryOp.Affine, output, dz, -1, 1);
-                backend.Binary(BinaryOp.Mul, dz, output, dz);
+                backend.Unary(UnaryOp.Affine, output, slope, -1, 1);
+                backend.Binary(BinaryOp.Mul, slope, output, slope);
                 break;
             case Activation.Tanh:
-                backend.Binary(BinaryOp.Mul, output, output, dz);
-                backend.Unary(UnaryOp.Affine, dz, dz, -1, 1);
+                backend.Binary(BinaryOp.Mul, output, output, slope);
+                backend.Unary(UnaryOp.Affine, slope, slope, -1, 1);
                 break;
             default:
-                if (activation.ToUnaryOp() is not null) ComposedSlope(backend, output, activation, dz);
+                if (activation.ToUnaryOp() is not null) ComposedSlope(backend, output, activation, slope);
                 break;
         }
         if (activation.ToUnaryOp() is null) backend.Copy(grad, dz);
-        else backend.Binary(BinaryOp.Mul, grad, dz, dz);
+        else backend.Binary(BinaryOp.Mul, grad, slope, dz);
         if (biasGrad is not { } db) return;
         int rows = dz.Shape[0], features = dz.Shape[1];
         backend.Reduce(ReduceOp.Sum, new StridedView(dz.Buffer, [1, rows, features], [0, dz.Strides[0], dz.Strides[1]], dz.Offset),

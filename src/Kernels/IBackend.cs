@@ -136,6 +136,7 @@ public interface IBackend : IDisposable
     /// function of y (<see cref="ActivationOps.SlopeFromInput"/>: GELU, its tanh form, SiLU), of its input z,
     /// which <paramref name="output"/> then holds; and, when <paramref name="biasGrad"/>
     /// is given, biasGrad[j] = Σᵣ dz[r, j]. grad, output and dz are [rows, features], biasGrad is [features].
+    /// dz may be grad itself (the backward of a layer writes it into a gradient nobody reads again).
     /// </summary>
     void ActivationBackward(StridedView grad, StridedView output, Activation activation, StridedView dz, StridedView? biasGrad) =>
         ComposedOps.ActivationBackward(this, grad, output, activation, dz, biasGrad);

@@ -112,9 +112,12 @@ public static partial class Functional
     /// <summary>dZ as [rows, out] and the bias gradient from the backend's one-pass <see cref="IBackend.ActivationBackward"/>.</summary>
     private static Tensor FusedActivationBackward(Tensor g, Tensor y, Activation activation, int rows, int outFeatures, bool wantBias, out Tensor? db)
     {
+        // A spare incoming gradient (one the engine frees right after) takes dz in place: the backward of a
+        // wide layer then holds one [rows, out] gradient less at its peak (IBackend.ActivationBackward allows it).
+        bool inPlace = g.IsSpareGradient;
         var g2 = g.Reshape([rows, outFeatures]);
         var y2 = y.Reshape([rows, outFeatures]);
-        var dz = Tensor.Empty([rows, outFeatures], g.DType, g.Device, "Linear");
+        var dz = inPlace ? g2.Alias() : Tensor.Empty([rows, outFeatures], g.DType, g.Device, "Linear");
         db = wantBias ? Tensor.Empty([outFeatures], g.DType, g.Device, "Linear") : null;
         if (dz.NumElements > 0) g.Backend.ActivationBackward(g2.AsView(), y2.AsView(), activation, dz.AsView(), db?.AsView());
         else db?.Backend.Fill(db.AsView(), 0);

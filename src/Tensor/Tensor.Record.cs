@@ -8,7 +8,7 @@ public sealed partial class Tensor
     /// Runs the body of an op composed of other ops in a scope of its own: the intermediate tensors it
     /// creates are freed when it returns (the body never disposes them), and only its result outlives it,
     /// with what the graph recorded inside saved for backward. VJPs run the same way (see
-    /// <see cref="TensorNode.Backward"/>).
+    /// <see cref="TensorNode.Backward(Tensor)"/>).
     /// </summary>
     internal static Tensor Composite(Func<Tensor> body)
     {

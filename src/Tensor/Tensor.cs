@@ -266,6 +266,15 @@ public sealed partial class Tensor : IDisposable
     /// <see cref="Grad"/> as it is when nothing else shares its memory, else a dense copy; later ones are added
     /// in place. Under createGraph the gradient is part of the new graph and is kept, not freed.
     /// </summary>
+    /// <summary>Set by the engine while a VJP runs on this gradient, which it frees afterwards and nobody else reads.</summary>
+    internal bool SpareGradient { get; set; }
+
+    /// <summary>
+    /// True when a VJP may overwrite this incoming gradient with its own temporaries: the engine marked it
+    /// spare, it is dense, and no other tensor or saved value shares its memory (no alias, no view).
+    /// </summary>
+    internal bool IsSpareGradient => SpareGradient && !IsDisposed && GradFn is null && IsContiguous && _storage.IsExclusive;
+
     private void AccumulateGrad(Tensor g)
     {
         AccumulateGradCore(g);

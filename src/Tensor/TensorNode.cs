@@ -63,11 +63,19 @@ internal sealed class TensorNode : Node<Tensor>
     /// its own, so its temporaries are freed as soon as it returns; only the gradients survive (and, with
     /// createGraph, what their graph saved for a second backward).
     /// </summary>
-    public override Tensor?[] Backward(Tensor gradOutput)
+    public override Tensor?[] Backward(Tensor gradOutput) => Backward(gradOutput, spare: false);
+
+    /// <inheritdoc />
+    /// <remarks>A spare gradient is marked for the VJP's duration; see <see cref="Tensor.IsSpareGradient"/>.</remarks>
+    public override Tensor?[] Backward(Tensor gradOutput, bool spare)
     {
         var backward = _backward ?? throw new InvalidOperationException($"Backward through '{Name}' after its graph was freed.");
         using var scope = TensorScope.Begin();
-        var grads = Distinct(backward(gradOutput), gradOutput);
+        gradOutput.SpareGradient = spare;
+        Tensor?[] vjp;
+        try { vjp = backward(gradOutput); }
+        finally { gradOutput.SpareGradient = false; }
+        var grads = Distinct(vjp, gradOutput);
         // With createGraph the gradients (and what their graph saved) join the caller's scope, like any
         // op's result; without it they belong to the engine, which hands each on exactly once.
         var to = GradMode.IsEnabled ? scope.Enclosing : null;

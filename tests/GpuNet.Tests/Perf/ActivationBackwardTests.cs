@@ -6,7 +6,8 @@ namespace GpuNet.Tests.Perf;
 /// <summary>
 /// <see cref="IBackend.ActivationBackward"/> (dz = g ⊙ act′(y) and the bias gradient in one pass)
 /// against a plain double reference, on every device: dense rows (the fused pass, threaded when
-/// large), strided rows (the composed body), with and without a bias, both dtypes.
+/// large), strided rows (the composed body), with and without a bias, both dtypes, and dz written
+/// into g itself (a layer's backward reuses a spare incoming gradient).
 /// </summary>
 public sealed class ActivationBackwardTests
 {
@@ -16,7 +17,7 @@ public sealed class ActivationBackwardTests
         foreach (var device in BackendDevices.Names)
             foreach (var dtype in new[] { DType.Float32, DType.Float64 })
                 foreach (var act in Enum.GetValues<Activation>())
-                    foreach (var layout in new[] { "dense", "strided", "large", "wide", "no-bias" })
+                    foreach (var layout in new[] { "dense", "strided", "large", "wide", "no-bias", "in-place", "strided-in-place" })
                         data.Add(device, dtype, act, layout);
         return data;
     }
@@ -42,17 +43,18 @@ public sealed class ActivationBackwardTests
             Activation.Softplus => (pre * 12).Softplus(), // both sides of the threshold 20
             _ => pre, // none, and the activations whose slope is taken of their input (GELU, SiLU)
         };
-        if (layout == "strided")
+        if (layout.StartsWith("strided", StringComparison.Ordinal))
         {
             // Transposed copies: the rows are not dense, so the managed backend takes the composed body.
             g = g.T.Contiguous().T;
             y = y.T.Contiguous().T;
         }
-        var dz = layout == "strided" ? Tensor.Zeros([features, rows], dtype, dev).T : Tensor.Zeros([rows, features], dtype, dev);
+        double[] G = g.To(DType.Float64).ToArray<double>(), Y = y.To(DType.Float64).ToArray<double>();
+        var dz = layout.EndsWith("in-place", StringComparison.Ordinal) ? g
+            : layout == "strided" ? Tensor.Zeros([features, rows], dtype, dev).T : Tensor.Zeros([rows, features], dtype, dev);
         var db = layout == "no-bias" ? null : Tensor.Full([features], double.NaN, dtype, dev); // must be overwritten, not accumulated
         dev.Backend.ActivationBackward(g.AsView(), y.AsView(), activation, dz.AsView(), db?.AsView());
 
-        double[] G = g.To(DType.Float64).ToArray<double>(), Y = y.To(DType.Float64).ToArray<double>();
         double[] gotDz = dz.To(DType.Float64).ToArray<double>();
         double[]? gotDb = db?.To(DType.Float64).ToArray<double>();
         double tol = dtype == DType.Float32 ? 1e-5 : 1e-12;
