@@ -53,7 +53,7 @@ internal static class Program
         bool Want(string group) => only.Count == 0 || only.Contains(group);
 
         torch.set_num_threads(threads);
-        string env = string.Join(" ", new[] { "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MKL_NUM_THREADS", "MKL_DEBUG_CPU_TYPE", "ATEN_CPU_CAPABILITY" }
+        string env = string.Join(" ", new[] { "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MKL_NUM_THREADS", "MKL_DEBUG_CPU_TYPE", "ATEN_CPU_CAPABILITY", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_" }
             .Select(v => (v, Environment.GetEnvironmentVariable(v))).Where(p => !string.IsNullOrEmpty(p.Item2)).Select(p => $"{p.v}={p.Item2}"));
         Console.WriteLine($"TorchSharp {typeof(torch).Assembly.GetName().Version} (libtorch {torch.__version__}) on the CPU, {torch.get_num_threads()} threads (set_num_threads({threads})), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC{(env.Length > 0 ? ", " + env : "")}");
         Console.WriteLine("Medians of repeated runs, defined as gpunet bench's rows.");
