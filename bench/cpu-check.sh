@@ -8,7 +8,7 @@
 #                                                 baseline (bench/torch-baseline.sh), run after each gpunet bench run
 # Each file starts with the UTC time, the commit and the load average.
 # Usage: bench/cpu-check.sh [--torch] [OUT_DIR]   (default bench/results/<UTC date>-cpu-<host>/); about 3 minutes
-# on 2 cores, about 7 with --torch. bench/torch-compare.py OUT_DIR prints the two side by side.
+# on 2 cores, about 9 with --torch. bench/torch-compare.py OUT_DIR prints the two side by side.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
