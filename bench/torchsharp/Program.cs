@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Text.Json;
+using GpuNet.Benchmarking;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -209,134 +210,7 @@ internal static class Program
 /// <summary>One figure: name as gpunet bench prints it, value, unit.</summary>
 internal sealed record Row(string Name, double Value, string Unit);
 
-/// <summary>The semantics of src/Benchmarking's Timing: medians of repeated runs after a warm-up.</summary>
-internal static class Timing
-{
-    /// <summary>Median seconds per call over <paramref name="repeats"/> timed runs of <paramref name="inner"/> calls, after at least <paramref name="warmup"/> calls and <paramref name="warmupSeconds"/>.</summary>
-    public static double Median(Action action, int repeats = 7, int inner = 1, int warmup = 2, double warmupSeconds = 0.35)
-    {
-        var warm = Stopwatch.StartNew();
-        for (int i = 0; i < warmup || (warm.Elapsed.TotalSeconds < warmupSeconds && i < 100_000); i++) action();
-        var samples = new double[repeats];
-        for (int r = 0; r < repeats; r++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            for (int i = 0; i < inner; i++) action();
-            samples[r] = Stopwatch.GetElapsedTime(t0).TotalSeconds / inner;
-        }
-        Array.Sort(samples);
-        return samples[repeats / 2];
-    }
 
-    /// <summary>
-    /// gpunet's side of its Interleaved GEMM comparison, alone: the same warm-up and calibration, then
-    /// <paramref name="rounds"/> runs of about <paramref name="runSeconds"/>, each after a pause of
-    /// <paramref name="pauseMs"/>; the median seconds per call. The pause is the one gpunet's runs see.
-    /// </summary>
-    public static double Paused(Action a, int rounds, double runSeconds = 0.05, int pauseMs = 150)
-    {
-        Median(a, repeats: 1, warmup: 2);
-        int inner = Calibrate(a, runSeconds);
-        var s = new double[rounds];
-        for (int r = 0; r < rounds; r++)
-        {
-            Thread.Sleep(pauseMs);
-            s[r] = Median(a, repeats: 1, inner: inner, warmup: 0, warmupSeconds: 0);
-            // gpunet's rounds also sleep while OpenBLAS runs; the second pause keeps the rhythm the same.
-            Thread.Sleep(pauseMs);
-        }
-        Array.Sort(s);
-        return s[rounds / 2];
-    }
-
-    /// <summary>Calls per timed run so one run lasts about <paramref name="targetSeconds"/>.</summary>
-    public static int Calibrate(Action action, double targetSeconds = 0.02)
-    {
-        action();
-        long t0 = Stopwatch.GetTimestamp();
-        action();
-        double one = Math.Max(Stopwatch.GetElapsedTime(t0).TotalSeconds, 1e-8);
-        return (int)Math.Clamp(targetSeconds / one, 1, 1_000_000);
-    }
-}
-
-/// <summary>The FMA peak and memcpy loops of src/Benchmarking's Baselines, so this run records how fast the machine was meanwhile.</summary>
-internal static class Baselines
-{
-    public static double FmaPeakGflops(int threads)
-    {
-        const long iterations = 20_000_000;
-        int lanes = Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 4;
-        double flops = iterations * 12.0 * lanes * 2 * threads;
-        double seconds = Timing.Median(() =>
-        {
-            if (threads == 1) { Sink(FmaLoop(iterations)); return; }
-            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ => Sink(FmaLoop(iterations)));
-        }, repeats: 5, warmup: 1);
-        return flops / seconds / 1e9;
-    }
-
-    private static float s_sink;
-    private static void Sink(float v) => s_sink += v;
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float FmaLoop(long iterations)
-    {
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var x = Vector512.Create(1.0000001f);
-            var y = Vector512.Create(0.9999999f);
-            Vector512<float> a0 = x, a1 = x, a2 = x, a3 = x, a4 = x, a5 = x, a6 = x, a7 = x, a8 = x, a9 = x, a10 = x, a11 = x;
-            for (long i = 0; i < iterations; i++)
-            {
-                a0 = Vector512.FusedMultiplyAdd(a0, y, x); a1 = Vector512.FusedMultiplyAdd(a1, y, x);
-                a2 = Vector512.FusedMultiplyAdd(a2, y, x); a3 = Vector512.FusedMultiplyAdd(a3, y, x);
-                a4 = Vector512.FusedMultiplyAdd(a4, y, x); a5 = Vector512.FusedMultiplyAdd(a5, y, x);
-                a6 = Vector512.FusedMultiplyAdd(a6, y, x); a7 = Vector512.FusedMultiplyAdd(a7, y, x);
-                a8 = Vector512.FusedMultiplyAdd(a8, y, x); a9 = Vector512.FusedMultiplyAdd(a9, y, x);
-                a10 = Vector512.FusedMultiplyAdd(a10, y, x); a11 = Vector512.FusedMultiplyAdd(a11, y, x);
-            }
-            return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
-        }
-        {
-            var x = Vector256.Create(1.0000001f);
-            var y = Vector256.Create(0.9999999f);
-            Vector256<float> a0 = x, a1 = x, a2 = x, a3 = x, a4 = x, a5 = x, a6 = x, a7 = x, a8 = x, a9 = x, a10 = x, a11 = x;
-            for (long i = 0; i < iterations; i++)
-            {
-                a0 = Vector256.FusedMultiplyAdd(a0, y, x); a1 = Vector256.FusedMultiplyAdd(a1, y, x);
-                a2 = Vector256.FusedMultiplyAdd(a2, y, x); a3 = Vector256.FusedMultiplyAdd(a3, y, x);
-                a4 = Vector256.FusedMultiplyAdd(a4, y, x); a5 = Vector256.FusedMultiplyAdd(a5, y, x);
-                a6 = Vector256.FusedMultiplyAdd(a6, y, x); a7 = Vector256.FusedMultiplyAdd(a7, y, x);
-                a8 = Vector256.FusedMultiplyAdd(a8, y, x); a9 = Vector256.FusedMultiplyAdd(a9, y, x);
-                a10 = Vector256.FusedMultiplyAdd(a10, y, x); a11 = Vector256.FusedMultiplyAdd(a11, y, x);
-            }
-            return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
-        }
-    }
-
-    /// <summary>memcpy GB/s (read + written) over <paramref name="floats"/> floats: the better of one thread and all cores.</summary>
-    public static double MemcpyGBps(int floats) => Math.Max(MemcpyGBps(floats, 1), MemcpyGBps(floats, Environment.ProcessorCount));
-
-    private static double MemcpyGBps(int floats, int threads)
-    {
-        var src = GC.AllocateUninitializedArray<float>(floats, pinned: true);
-        var dst = GC.AllocateUninitializedArray<float>(floats, pinned: true);
-        src.AsSpan().Fill(1);
-        dst.AsSpan().Clear();
-        double seconds = Timing.Median(() =>
-        {
-            if (threads == 1) { src.AsSpan().CopyTo(dst); return; }
-            Parallel.For(0, threads, t =>
-            {
-                long per = (floats + threads - 1) / threads;
-                long start = t * per, len = Math.Min(per, floats - start);
-                if (len > 0) src.AsSpan((int)start, (int)len).CopyTo(dst.AsSpan((int)start, (int)len));
-            });
-        }, repeats: 9);
-        return 2.0 * floats * sizeof(float) / seconds / 1e9;
-    }
-}
 
 /// <summary>Linear layers with ReLU between them, as GpuNet's Mlp.</summary>
 internal static class Mlp
