@@ -28,10 +28,10 @@ internal sealed unsafe partial class ManagedBackend
     }
 
     /// <inheritdoc />
-    public void BinaryAffine(BinaryOp op, StridedView a, StridedView b, StridedView y, double alpha, double beta)
+    public void BinaryUnary(BinaryOp op, StridedView a, StridedView b, StridedView y, UnaryOp unary, double alpha, double beta)
     {
         string name = OpNames.Of(op);
-        if (op == BinaryOp.Pow) throw new ArgumentException("BinaryAffine: Pow is not exactly rounded, so it does not fuse; launch Binary and Unary apart.", nameof(op));
+        if (op == BinaryOp.Pow) throw new ArgumentException("BinaryUnary: Pow is not exactly rounded, so it does not fuse; launch Binary and Unary apart.", nameof(op));
         CheckView(a, name);
         CheckView(b, name);
         CheckView(y, name);
@@ -39,30 +39,31 @@ internal sealed unsafe partial class ManagedBackend
         var l = StridedLoop.Create([a, b, y]);
         switch (y.DType)
         {
-            case DType.Float32: { var k = new BinaryAffineRow<float>(op, alpha, beta); StridedLoop.Run(ref l, ref k); break; }
-            case DType.Float64: { var k = new BinaryAffineRow<double>(op, alpha, beta); StridedLoop.Run(ref l, ref k); break; }
+            case DType.Float32: { var k = new BinaryUnaryRow<float>(op, unary, alpha, beta); StridedLoop.Run(ref l, ref k); break; }
+            case DType.Float64: { var k = new BinaryUnaryRow<double>(op, unary, alpha, beta); StridedLoop.Run(ref l, ref k); break; }
             default:
                 if (op is BinaryOp.Div) throw IntNotSupported($"Binary {op}");
-                { var k = new BinaryAffineRow<int>(op, alpha, beta); StridedLoop.Run(ref l, ref k); break; }
+                if (!UnaryOps.Get(unary).Integer) throw IntNotSupported($"Unary {unary}");
+                { var k = new BinaryUnaryRow<int>(op, unary, alpha, beta); StridedLoop.Run(ref l, ref k); break; }
         }
     }
 
     /// <summary>
-    /// The binary op's row into an L1 chunk, then the affine step from the chunk into y: the very span
+    /// The binary op's row into an L1 chunk, then the unary step from the chunk into y: the very span
     /// kernels of the two launches apart, on the same values, so the result is theirs bit for bit while
     /// the intermediate never travels to memory.
     /// </summary>
-    private readonly struct BinaryAffineRow<T>(BinaryOp op, double alpha, double beta) : IMapRowKernel where T : unmanaged, INumber<T>
+    private readonly struct BinaryUnaryRow<T>(BinaryOp op, UnaryOp unaryOp, double alpha, double beta) : IMapRowKernel where T : unmanaged, INumber<T>
     {
         public void Row(long index, int n, ref readonly RowOperands o)
         {
-            if (o.S0 == 1 && o.S1 == 1 && o.S2 == 1 && op is BinaryOp.Add or BinaryOp.Sub or BinaryOp.Mul or BinaryOp.Div && Vector512.IsHardwareAccelerated)
+            if (unaryOp == UnaryOp.Affine && o.S0 == 1 && o.S1 == 1 && o.S2 == 1 && op is BinaryOp.Add or BinaryOp.Sub or BinaryOp.Mul or BinaryOp.Div && Vector512.IsHardwareAccelerated)
             {
                 if (typeof(T) == typeof(float)) { DenseArithmeticAffine((float*)o.P0, (float*)o.P1, (float*)o.P2, n, op, (float)alpha, (float)beta); return; }
                 if (typeof(T) == typeof(double)) { DenseArithmeticAffine((double*)o.P0, (double*)o.P1, (double*)o.P2, n, op, alpha, beta); return; }
             }
             Span<T> t = stackalloc T[Chunk];
-            var unary = new UnaryRow<T>(UnaryOp.Affine, alpha, beta);
+            var unary = new UnaryRow<T>(unaryOp, alpha, beta);
             var binary = new BinaryRow<T>(op);
             RowOperands bo = default, uo = default;
             uo.S0 = 1;

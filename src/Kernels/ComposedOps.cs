@@ -7,12 +7,12 @@ namespace GpuNet.Kernels;
 /// </summary>
 internal static class ComposedOps
 {
-    /// <summary><see cref="IBackend.BinaryAffine"/> as its two launches: the binary op into y, then the affine step in place.</summary>
-    public static void BinaryAffine(IBackend backend, BinaryOp op, StridedView a, StridedView b, StridedView y, double alpha, double beta)
+    /// <summary><see cref="IBackend.BinaryUnary"/> as its two launches: the binary op into y, then the unary step in place.</summary>
+    public static void BinaryUnary(IBackend backend, BinaryOp op, StridedView a, StridedView b, StridedView y, UnaryOp unary, double alpha, double beta)
     {
-        if (op == BinaryOp.Pow) throw new ArgumentException("BinaryAffine: Pow is not exactly rounded, so it does not fuse; launch Binary and Unary apart.", nameof(op));
+        if (op == BinaryOp.Pow) throw new ArgumentException("BinaryUnary: Pow is not exactly rounded, so it does not fuse; launch Binary and Unary apart.", nameof(op));
         backend.Binary(op, a, b, y);
-        backend.Unary(UnaryOp.Affine, y, y, alpha, beta);
+        backend.Unary(unary, y, y, alpha, beta);
     }
 
     /// <summary>y ← y + alpha·x through a scaled copy of x (two launches, one temporary).</summary>

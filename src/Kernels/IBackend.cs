@@ -96,13 +96,14 @@ public interface IBackend : IDisposable
     void AddScaled(StridedView y, StridedView x, double alpha) => ComposedOps.AddScaled(this, y, x, alpha);
 
     /// <summary>
-    /// y = alpha·op(a, b) + beta: <see cref="Binary"/> followed by the <see cref="UnaryOp.Affine"/>
-    /// unary in one pass (a*b+1, a−b scaled), with the same rounding as the two launches apart, bit
-    /// for bit: op's result is rounded to the dtype before the affine step. For the exactly rounded ops
-    /// only (Add, Sub, Mul, Div, Maximum, Minimum and the comparisons); a and b broadcast to y's shape.
+    /// y = unary(op(a, b)) with the unary's <paramref name="alpha"/> and <paramref name="beta"/>: <see cref="Binary"/>
+    /// followed by <see cref="Unary"/> in one pass (a*b+1 with <see cref="UnaryOp.Affine"/>, relu(a+b), √(a·b)), with
+    /// the rounding of the two launches apart: op's result is rounded to the dtype before the unary step. For the
+    /// exactly rounded binary ops only (Add, Sub, Mul, Div, Maximum, Minimum and the comparisons); a and b
+    /// broadcast to y's shape.
     /// </summary>
-    void BinaryAffine(BinaryOp op, StridedView a, StridedView b, StridedView y, double alpha, double beta) =>
-        ComposedOps.BinaryAffine(this, op, a, b, y, alpha, beta);
+    void BinaryUnary(BinaryOp op, StridedView a, StridedView b, StridedView y, UnaryOp unary, double alpha, double beta) =>
+        ComposedOps.BinaryUnary(this, op, a, b, y, unary, alpha, beta);
 
     /// <summary>
     /// One SGD-with-momentum update in place, PyTorch's formula (see <see cref="SgdParameters"/>) on

@@ -105,8 +105,8 @@ internal sealed class Storage
 }
 
 /// <summary>
-/// A binary op's launch held back until its result is read, so that an affine step that follows
-/// (a*b+1) can run as one <see cref="IBackend.BinaryAffine"/> pass on the same inputs and skip the
+/// A binary op's launch held back until its result is read, so that an exactly rounded unary step that
+/// follows (a*b+1, relu(a+b)) can run as one <see cref="IBackend.BinaryUnary"/> pass on the same inputs and skip the
 /// intermediate's trip through memory. It holds references to its inputs' storage, so their memory
 /// stays valid after their tensors are disposed; the launch is exactly the one the op would have made.
 /// </summary>
@@ -144,15 +144,15 @@ internal sealed class PendingBinary(IBackend backend, BinaryOp op, StridedView a
     }
 
     /// <summary>
-    /// y = alpha·op(a, b) + beta from the held inputs in one pass, leaving this launch pending; false
+    /// y = unary(op(a, b)) from the held inputs in one pass, leaving this launch pending; false
     /// when it already ran or was dropped (its inputs may then be gone), and the caller reads the result instead.
     /// </summary>
-    public bool TryFuseAffine(StridedView y, double alpha, double beta)
+    public bool TryFuseUnary(StridedView y, UnaryOp unary, double alpha, double beta)
     {
         lock (this)
         {
             if (_done) return false;
-            Backend.BinaryAffine(Op, A, B, y, alpha, beta);
+            Backend.BinaryUnary(Op, A, B, y, unary, alpha, beta);
             return true;
         }
     }

@@ -12,9 +12,33 @@ public sealed partial class Tensor
         ThrowIfDisposed(name);
         if (floatingOnly && !DType.IsFloating())
             throw new NotSupportedException($"{name}: dtype {DType.Name()} is not supported (expected float32 or float64) for the tensor of shape {ShapeUtil.Format(ShapeArray)}; convert it with To(DType.Float32).");
+        if (FuseUnary(name, op, alpha, beta) is { } fused) return fused;
         var y = Empty(ShapeArray, DType, Device, name);
         if (NumElements > 0) Backend.Unary(op, AsView(), y.AsView(), alpha, beta);
         return y;
+    }
+
+    /// <summary>
+    /// The unary ops whose result does not depend on how a row is split into vectors: exactly rounded
+    /// (IEEE negation, absolute value, max/min, one multiply then one add, square root, division), so the
+    /// fused pass, which applies them chunk by chunk, is bit for bit the launch apart. Exp, tanh and the
+    /// like are computed differently in vector bodies and scalar tails, and do not fuse.
+    /// </summary>
+    private static bool FusesOntoBinary(UnaryOp op) =>
+        op is UnaryOp.Affine or UnaryOp.Neg or UnaryOp.Abs or UnaryOp.Sign or UnaryOp.Relu or UnaryOp.Clamp or UnaryOp.Sqrt or UnaryOp.Reciprocal;
+
+    /// <summary>
+    /// op(x) in one pass from the inputs of the binary op that x's deferred result would come from
+    /// (a*b+1 and relu(a+b) read a and b and write once); x itself stays deferred, and is computed only if
+    /// read. Null when x is not such a result, or not all of it, or the op does not fuse.
+    /// </summary>
+    private Tensor? FuseUnary(string name, UnaryOp op, double alpha, double beta)
+    {
+        if (!FusesOntoBinary(op) || Storage.Pending is not { } pending || Offset != 0 || !IsContiguous || !ShapeUtil.SameShape(ShapeArray, pending.Y.Shape)) return null;
+        var y = Empty(ShapeArray, DType, Device, name);
+        if (pending.TryFuseUnary(y.OutputView(), op, alpha, beta)) return y;
+        y.Dispose();
+        return null;
     }
 
     /// <summary>−x.</summary>
@@ -135,23 +159,8 @@ public sealed partial class Tensor
     {
         if (!DType.IsFloating() && (alpha != Math.Round(alpha) || beta != Math.Round(beta)))
             return Composite(() => To(DType.Float32).Affine(alpha, beta));
-        var y = FuseAffine(alpha, beta) ?? Map("Affine", UnaryOp.Affine, alpha, beta, floatingOnly: false);
+        var y = Map("Affine", UnaryOp.Affine, alpha, beta, floatingOnly: false);
         return Record(y, "Affine", [this], g => [g.Affine(alpha, 0)]);
-    }
-
-    /// <summary>
-    /// α·x + β in one pass from the inputs of the binary op that x's deferred result would come from
-    /// (a*b+1 reads a and b and writes once); x itself stays deferred, and is computed only if read.
-    /// Null when x is not such a result, or not all of it.
-    /// </summary>
-    private Tensor? FuseAffine(double alpha, double beta)
-    {
-        ThrowIfDisposed("Affine");
-        if (Storage.Pending is not { } pending || Offset != 0 || !IsContiguous || !ShapeUtil.SameShape(ShapeArray, pending.Y.Shape)) return null;
-        var y = Empty(ShapeArray, DType, Device, "Affine");
-        if (pending.TryFuseAffine(y.OutputView(), alpha, beta)) return y;
-        y.Dispose();
-        return null;
     }
 
     /// <summary>Limits values to [min, max] (either may be null). The gradient passes where min ≤ x ≤ max, as in PyTorch.</summary>

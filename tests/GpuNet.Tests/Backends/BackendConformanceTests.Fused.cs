@@ -191,7 +191,7 @@ public sealed partial class BackendConformanceTests
 
 public sealed partial class BackendConformanceTests
 {
-    public static TheoryData<string, BinaryOp, DType> BinaryAffineCases()
+    public static TheoryData<string, BinaryOp, DType> BinaryUnaryCases()
     {
         var data = new TheoryData<string, BinaryOp, DType>();
         foreach (var dev in BackendDevices.Names)
@@ -202,10 +202,10 @@ public sealed partial class BackendConformanceTests
     }
 
     [Theory]
-    [MemberData(nameof(BinaryAffineCases))]
-    public void BinaryAffine_OnStridedBroadcastViews_MatchesBinaryThenAffine(string device, BinaryOp op, DType dtype)
+    [MemberData(nameof(BinaryUnaryCases))]
+    public void BinaryUnary_WithAnAffineStep_OnStridedBroadcastViews_MatchesBinaryThenAffine(string device, BinaryOp op, DType dtype)
     {
-        using var h = new Harness(device, nameof(BinaryAffine_OnStridedBroadcastViews_MatchesBinaryThenAffine), op, dtype);
+        using var h = new Harness(device, nameof(BinaryUnary_WithAnAffineStep_OnStridedBroadcastViews_MatchesBinaryThenAffine), op, dtype);
         int s = 0;
         foreach (var shape in Shapes.EdgeThenRandom(h.Rng, RandomCases))
         {
@@ -216,8 +216,8 @@ public sealed partial class BackendConformanceTests
             var b = h.Input("b", dtype, shape, LayoutSpec.Any(h.Rng, input: true), BinaryDomain(op, dtype, second: true));
             var y = h.Output("y", dtype, shape, LayoutSpec.Any(h.Rng, input: false));
             // The definition: the binary op rounded to the dtype, then α·t + β.
-            h.Case($"BinaryAffine {op} {dtype.Name()} α {Alpha} β {Beta}: {a}; {b}; {y}",
-                () => h.Backend.BinaryAffine(op, a.View, b.View, y.View, Alpha, Beta),
+            h.Case($"BinaryUnary {op} then Affine {dtype.Name()} α {Alpha} β {Beta}: {a}; {b}; {y}",
+                () => h.Backend.BinaryUnary(op, a.View, b.View, y.View, UnaryOp.Affine, Alpha, Beta),
                 () =>
                 {
                     ReferenceOps.Binary(op, a.Host, b.Host, y.Host);
@@ -228,6 +228,46 @@ public sealed partial class BackendConformanceTests
                     }
                 },
                 y, dtype == DType.Int32 ? Tol.Exact : Tol.Elementwise(dtype, 4), i => $"{Harness.At(a, i)} {Harness.At(b, i)}");
+        }
+        h.AssertAllPassed();
+    }
+
+    public static TheoryData<string, BinaryOp, UnaryOp, DType> BinaryThenOtherUnaryCases()
+    {
+        var data = new TheoryData<string, BinaryOp, UnaryOp, DType>();
+        foreach (var dev in BackendDevices.Names)
+            foreach (var op in new[] { BinaryOp.Add, BinaryOp.Mul, BinaryOp.Maximum })
+                foreach (var unary in new[] { UnaryOp.Relu, UnaryOp.Neg, UnaryOp.Abs, UnaryOp.Clamp, UnaryOp.Exp })
+                    foreach (var dt in AllDTypes)
+                        if (dt != DType.Int32 || unary is UnaryOp.Relu or UnaryOp.Neg or UnaryOp.Abs or UnaryOp.Clamp) data.Add(dev, op, unary, dt);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(BinaryThenOtherUnaryCases))]
+    public void BinaryUnary_OnStridedBroadcastViews_MatchesBinaryThenUnary(string device, BinaryOp op, UnaryOp unary, DType dtype)
+    {
+        using var h = new Harness(device, nameof(BinaryUnary_OnStridedBroadcastViews_MatchesBinaryThenUnary), op, dtype);
+        // Clamp's bounds; the other ops ignore α and β.
+        (double alpha, double beta) = unary == UnaryOp.Clamp ? (-1, 2) : (0, 0);
+        foreach (var shape in Shapes.EdgeThenRandom(h.Rng, RandomCases))
+        {
+            var a = h.Input("a", dtype, shape, LayoutSpec.Any(h.Rng, input: true), BinaryDomain(op, dtype, second: false));
+            var b = h.Input("b", dtype, shape, LayoutSpec.Any(h.Rng, input: true), BinaryDomain(op, dtype, second: true));
+            var y = h.Output("y", dtype, shape, LayoutSpec.Any(h.Rng, input: false));
+            // The definition: the binary op rounded to the dtype, then the unary op.
+            h.Case($"BinaryUnary {op} then {unary} {dtype.Name()}: {a}; {b}; {y}",
+                () => h.Backend.BinaryUnary(op, a.View, b.View, y.View, unary, alpha, beta),
+                () =>
+                {
+                    ReferenceOps.Binary(op, a.Host, b.Host, y.Host);
+                    foreach (var i in y.Host.Indices())
+                    {
+                        double t = dtype == DType.Float32 ? (float)y.Host[i] : y.Host[i];
+                        y.Host[i] = ReferenceOps.Unary(unary, t, alpha, beta);
+                    }
+                },
+                y, dtype == DType.Int32 ? Tol.Exact : Tol.Elementwise(dtype, 8), i => $"{Harness.At(a, i)} {Harness.At(b, i)}");
         }
         h.AssertAllPassed();
     }

@@ -89,6 +89,83 @@ public sealed class FusionTests
             }
     }
 
+    public static TheoryData<DType, BinaryOp, string> UnaryCases()
+    {
+        var data = new TheoryData<DType, BinaryOp, string>();
+        foreach (var dt in new[] { DType.Float32, DType.Float64, DType.Int32 })
+            foreach (var op in new[] { BinaryOp.Add, BinaryOp.Mul, BinaryOp.Minimum })
+                foreach (var unary in new[] { "relu", "neg", "abs", "sign", "clamp", "sqrt", "reciprocal" })
+                    if (dt != DType.Int32 || unary is "relu" or "neg" or "abs" or "sign" or "clamp") data.Add(dt, op, unary);
+        return data;
+    }
+
+    private static Tensor ApplyUnary(string unary, Tensor t) => unary switch
+    {
+        "relu" => t.Relu(),
+        "neg" => t.Neg(),
+        "abs" => t.Abs(),
+        "sign" => t.Sign(),
+        "clamp" => t.Clamp(-1, 2.5),
+        "sqrt" => t.Sqrt(),
+        _ => t.Reciprocal(),
+    };
+
+    [Theory]
+    [MemberData(nameof(UnaryCases))]
+    public void ExactUnaryAfterABinaryOp_FusesAndEqualsTheOpsLaunchedApart_BitForBit(DType dtype, BinaryOp op, string unary)
+    {
+        using var scope = Tensor.NewScope();
+        var a = Make(dtype, Shape, 11, Cpu);
+        var b = Make(dtype, Shape, 12, Cpu);
+        var column = Make(dtype, [300, 1], 13, Cpu);
+        // Rows of 1,500 elements that are not a multiple of the fused pass's chunks, so its tails are exercised.
+        var odd = Make(dtype, [40, 1500], 14, Cpu);
+        var odd2 = Make(dtype, [40, 1500], 15, Cpu);
+        foreach (var (x, y) in new[] { (a, b), (a, column), (odd, odd2) })
+        {
+            var t = Apply(op, x, y);
+            Assert.NotNull(t.Storage.Pending); // deferred, so the unary step below runs fused
+            var fused = ApplyUnary(unary, t);
+            Assert.NotNull(t.Storage.Pending); // …and the intermediate was never computed
+            var u = Apply(op, x, y);
+            var uBits = Bits(u);
+            var apart = ApplyUnary(unary, u);
+            Assert.Equal(Bits(apart), Bits(fused));
+            Assert.Equal(uBits, Bits(t));
+        }
+    }
+
+    [Fact]
+    public void FusedRelu_KeepsTheGradientOfBothInputs()
+    {
+        // y = sum(relu(a + b)): dy/da = dy/db = [a + b > 0]; the VJP reads the deferred sum, which then runs.
+        using var scope = Tensor.NewScope();
+        var a = Make(DType.Float32, Shape, 18, Cpu).RequiresGrad_();
+        var b = Make(DType.Float32, Shape, 19, Cpu).RequiresGrad_();
+        float[] ha = a.ToArray<float>(), hb = b.ToArray<float>();
+        var y = (a + b).Relu();
+        var hy = y.ToArray<float>();
+        y.Sum().Backward();
+        float[] ga = a.Grad!.ToArray<float>(), gb = b.Grad!.ToArray<float>();
+        for (int i = 0; i < ha.Length; i++)
+        {
+            float s = ha[i] + hb[i], mask = s > 0 ? 1 : 0;
+            Assert.Equal(Math.Max(s, 0f), hy[i]);
+            Assert.Equal(mask, ga[i]);
+            Assert.Equal(mask, gb[i]);
+        }
+    }
+
+    [Fact]
+    public void InexactUnaryOps_DoNotFuse()
+    {
+        using var scope = Tensor.NewScope();
+        var t = Make(DType.Float32, Shape, 16, Cpu) + Make(DType.Float32, Shape, 17, Cpu);
+        var e = t.Exp();
+        Assert.Null(t.Storage.Pending); // exp read the sum's memory: the sum ran, apart
+        Assert.Equal(Bits(t.Exp()), Bits(e));
+    }
+
     [Fact]
     public void FusedChain_MatchesTheFormulaAndKeepsBothGradients()
     {
