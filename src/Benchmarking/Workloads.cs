@@ -149,6 +149,8 @@ internal static unsafe class Headline
                 measured.Add(("a*b+1, 16M floats, new output", 3.0 * n * 4 / t / 1e9));
                 t = Timing.Median(() => { using var y = a + b; ReadOne(y); }, repeats: 9);
                 measured.Add(("a+b, 16M floats, new output", 3.0 * n * 4 / t / 1e9));
+                t = Timing.Median(() => { using var ab = a + b; using var y = ab.Relu(); ReadOne(y); }, repeats: 9);
+                measured.Add(("relu(a+b), 16M floats, new output", 3.0 * n * 4 / t / 1e9));
                 t = Timing.Median(() => { using var s = a.Sum(); }, repeats: 9);
                 measured.Add(("sum of 16M floats", 1.0 * n * 4 / t / 1e9));
                 using var m = Tensor.Rand([4096, 4096], seed: 3, device: device);
