@@ -12,12 +12,15 @@ internal static class Timing
     /// On an asynchronous device pass its <paramref name="sync"/>: it runs after the warm-up and closes each timed run,
     /// so a run measures the device's work, not only the launches.
     /// </summary>
-    public static double Median(Action action, int repeats = 7, int inner = 1, int warmup = 2, double warmupSeconds = 0.35, Action? sync = null)
+    public static double Median(Action action, int repeats = 7, int inner = 1, int warmup = 2, double warmupSeconds = 0.35, int warmupCalls = 60, Action? sync = null)
     {
-        // At least a third of a second of warm-up as well, so the JIT's tiering has promoted the hot
-        // methods: a microsecond op measured at tier 0 reads several times slower than it runs.
+        // At least a third of a second of warm-up as well, and 60 calls unless they take more than
+        // 1.5 s, so the JIT's tiering has promoted the hot methods: a microsecond op measured at tier 0
+        // reads several times slower than it runs, and a 16M-float relu(a+b) ran at 8–10 GB/s for its
+        // first 20–25 calls, then at 40–48 (a method is promoted after 30 calls, and TensorPrimitives'
+        // per-vector helpers are not inlined until it is).
         var warm = Stopwatch.StartNew();
-        for (int i = 0; i < warmup || (warm.Elapsed.TotalSeconds < warmupSeconds && i < 100_000); i++) action();
+        for (int i = 0; i < warmup || (warm.Elapsed.TotalSeconds < warmupSeconds && i < 100_000) || (i < warmupCalls && warm.Elapsed.TotalSeconds < 1.5); i++) action();
         sync?.Invoke();
         var samples = new double[repeats];
         for (int r = 0; r < repeats; r++)
@@ -47,9 +50,9 @@ internal static class Timing
         for (int r = 0; r < rounds; r++)
         {
             Thread.Sleep(pauseMs);
-            sa[r] = Median(a, repeats: 1, inner: innerA, warmup: 0, warmupSeconds: 0);
+            sa[r] = Median(a, repeats: 1, inner: innerA, warmup: 0, warmupSeconds: 0, warmupCalls: 0);
             Thread.Sleep(pauseMs);
-            sb[r] = Median(b, repeats: 1, inner: innerB, warmup: 0, warmupSeconds: 0);
+            sb[r] = Median(b, repeats: 1, inner: innerB, warmup: 0, warmupSeconds: 0, warmupCalls: 0);
         }
         Array.Sort(sa);
         Array.Sort(sb);
@@ -69,7 +72,7 @@ internal static class Timing
         for (int r = 0; r < rounds; r++)
         {
             Thread.Sleep(pauseMs);
-            s[r] = Median(a, repeats: 1, inner: inner, warmup: 0, warmupSeconds: 0);
+            s[r] = Median(a, repeats: 1, inner: inner, warmup: 0, warmupSeconds: 0, warmupCalls: 0);
             // gpunet's rounds also sleep while OpenBLAS runs; the second pause keeps the rhythm the same.
             Thread.Sleep(pauseMs);
         }

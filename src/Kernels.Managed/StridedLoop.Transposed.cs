@@ -215,7 +215,7 @@ internal static unsafe partial class StridedLoop
 
     /// <summary>Copies <paramref name="bytes"/> bytes from a (cached) scratch row to the output with non-temporal stores where both are 64-byte aligned.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StreamRow(byte* src, byte* dst, nint bytes)
+    internal static void StreamRow(byte* src, byte* dst, nint bytes)
     {
         nint i = 0;
         if (Avx512F.IsSupported)
