@@ -16,6 +16,11 @@ TORCH="${GPUNET_BENCH_TORCH:-0}"
 if [[ "${1:-}" == "--torch" ]]; then TORCH=1; shift; fi
 OUT="${1:-bench/results/$(date -u +%F)-cpu-$(hostname -s)}"
 mkdir -p "$OUT"
+# A fresh machine lacks the baselines' inputs: say so rather than leave blank rows to be noticed later.
+ldconfig -p 2>/dev/null | grep -q 'libopenblas.so.0 ' \
+  || echo "cpu-check: OpenBLAS not found, the GEMM rows will have no baseline (apt-get install libopenblas0-pthread)" >&2
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || [ -n "${GPUNET_DATA:-}" ] \
+  || echo "cpu-check: Fashion-MNIST not found, gpunet train will use spirals and TorchSharp skips its epochs (apt-get install dataset-fashion-mnist)" >&2
 dotnet build -c Release -v q -nologo > "$OUT/build.log" 2>&1
 if [[ "$TORCH" == 1 ]]; then
   dotnet build bench/torchsharp/TorchBaseline.csproj -c Release -v q -nologo > "$OUT/torch-build.log" 2>&1 || { cat "$OUT/torch-build.log"; exit 1; }
