@@ -213,7 +213,11 @@ internal static unsafe partial class StridedLoop
         if (stream && Sse.IsSupported) Sse.StoreFence();
     }
 
-    /// <summary>Copies <paramref name="bytes"/> bytes from a (cached) scratch row to the output with non-temporal stores where both are 64-byte aligned.</summary>
+    /// <summary>
+    /// Copies <paramref name="bytes"/> bytes from a (cached) scratch row to the output: a plain copy up to the
+    /// output's first 64-byte (32 without AVX-512) boundary and for the tail, non-temporal stores between.
+    /// The source may have any alignment (it is read with unaligned loads).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void StreamRow(byte* src, byte* dst, nint bytes)
     {
